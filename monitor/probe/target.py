@@ -1,0 +1,62 @@
+"""ProbeTarget: everything one probe run needs to know about where and how to probe.
+
+Built by `settings.py` for the daemon and by the `probe` command for one-shot runs; the probe never reads
+configuration files or the environment itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import SecretStr
+
+__all__ = ["AuthKind", "PhaseBudgets", "ProbeTarget", "TextPath"]
+
+
+class AuthKind(StrEnum):
+    """How the API key travels (live-api-protocol.md section 1)."""
+
+    HEADER = "header"  # x-goog-api-key, what the Python SDK does; the default
+    QUERY = "query"  # ?key=, what the raw-WebSocket samples do
+    TOKEN = "token"  # noqa: S105 - a kind, not a secret; ephemeral auth_tokens/... as "Authorization: Token", on BidiGenerateContentConstrained
+    BEARER = "bearer"  # OAuth access token, Vertex AI
+
+
+class TextPath(StrEnum):
+    """How a text turn is sent; a per-model setting because some models reject mid-session clientContent."""
+
+    CLIENT_CONTENT = "client_content"
+    REALTIME_INPUT = "realtime_input"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseBudgets:
+    """Per-phase time budgets in seconds; running out of one is a `timeout` outcome in that phase."""
+
+    connect: float = 10.0
+    setup: float = 10.0
+    first_response: float = 15.0
+    turn: float = 30.0  # turn sent to turnComplete, including streaming
+
+    @property
+    def total(self) -> float:
+        return self.connect + self.setup + self.turn
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeTarget:
+    endpoint: str  # the endpoint's label value, e.g. "gemini-api"
+    url: str  # the full ws(s) URL of the BidiGenerateContent method, without credentials
+    model: str  # the bare model id, e.g. "gemini-2.5-flash-native-audio-latest"
+    api_key: SecretStr = field(default_factory=lambda: SecretStr(""))
+    auth: AuthKind = AuthKind.HEADER
+    text_path: TextPath = TextPath.CLIENT_CONTENT
+    # A user-supplied setup payload (inner object of {"setup": ...}); None: the default production payload.
+    setup: Mapping[str, Any] | None = None
+    vantage: str = "local"
+    budgets: PhaseBudgets = field(default_factory=PhaseBudgets)
+    pace_audio: bool = True  # send 100 ms audio chunks in real time, as a microphone would
+    recover: bool = True  # after a failed turn, try once to recover and record it
