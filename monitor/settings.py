@@ -1,0 +1,511 @@
+"""The daemon's configuration: a YAML file plus `LIVE_MONITOR_*` environment overrides, validated at start.
+
+This module is the only reader of configuration files and of the environment (including `GEMINI_API_KEY` and
+key files). Everything else receives validated values: `ProbeTarget`s, budgets, paths.
+
+Precedence, lowest first: model defaults < the YAML file < `LIVE_MONITOR_<SECTION>__<KEY>` variables. The file
+is `-c FILE`, else `$LIVE_MONITOR_CONFIG`, else `config/monitor.yaml`. Unknown keys are errors, and every
+problem is reported at once as `<path>: <rule>` in one `ConfigError`, like blackbox_exporter's strict loader.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from monitor.probe.outcome import ProbeKind
+from monitor.probe.target import AuthKind, PhaseBudgets, ProbeTarget, TextPath
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_PATH",
+    "ConfigError",
+    "MonitorSettings",
+    "load_settings",
+    "parse_duration",
+    "quota_problems",
+    "resolve_config_path",
+]
+
+CONFIG_ENV = "LIVE_MONITOR_CONFIG"
+ENV_PREFIX = "LIVE_MONITOR_"
+DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
+GEMINI_URL = (
+    "wss://generativelanguage.googleapis.com/ws/"
+    "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
+
+
+class ConfigError(Exception):
+    """Every problem found in a configuration, each as `<path>: <rule>`."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string like `90s`, `3m`, `250ms`, `1h`; ValueError naming the rule."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a duration like 60, '60s' or '2m' (got {value!r})")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if match is None:
+            raise ValueError(f"must be a duration like 60, '60s' or '2m' (got {value!r})")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"must be a duration like 60, '60s' or '2m' (got {value!r})")
+    return seconds
+
+
+def _positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be a duration > 0 like 60, '60s' or '2m' (got {value!r})")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+PositiveDuration = Annotated[float, BeforeValidator(_positive_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EndpointSettings(_Section):
+    """One Live API endpoint and the key that probes it; the key never leaves a SecretStr."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str = GEMINI_URL
+    auth: AuthKind = AuthKind.HEADER
+    api_key_env: str = "GEMINI_API_KEY"
+    api_key_file: Path | None = None
+    _api_key: SecretStr = PrivateAttr(default_factory=lambda: SecretStr(""))
+
+    @field_validator("url")
+    @classmethod
+    def _websocket_url(cls, url: str) -> str:
+        if not re.match(r"^wss?://[^/\s]+", url):
+            raise ValueError(f"must be a ws:// or wss:// URL (got {url!r})")
+        return url
+
+    @field_validator("api_key_file")
+    @classmethod
+    def _readable_key_file(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            try:
+                path.read_text(encoding="utf-8")
+            except OSError as error:
+                raise ValueError(f"cannot read {str(path)!r}: {error.strerror}") from None
+        return path
+
+    @model_validator(mode="after")
+    def _resolve_key(self) -> EndpointSettings:
+        if self.api_key_file is not None:
+            key = self.api_key_file.read_text(encoding="utf-8").strip()
+        else:
+            key = os.environ.get(self.api_key_env, "").strip()
+        self._api_key = SecretStr(key)
+        return self
+
+    @property
+    def api_key(self) -> SecretStr:
+        return self._api_key
+
+
+class TimeoutSettings(_Section):
+    """Per-phase budgets; a phase that runs out is a `timeout` outcome in that phase."""
+
+    connect: PositiveDuration = 10.0
+    setup: PositiveDuration = 10.0
+    first_response: PositiveDuration = 15.0
+    turn: PositiveDuration = 30.0
+
+    @model_validator(mode="after")
+    def _first_response_within_turn(self) -> TimeoutSettings:
+        if self.first_response > self.turn:
+            raise ValueError(
+                f"first_response {self.first_response:g} s exceeds turn {self.turn:g} s "
+                "(the first response is part of the turn)"
+            )
+        return self
+
+    def budgets(self) -> PhaseBudgets:
+        return PhaseBudgets(
+            connect=self.connect, setup=self.setup, first_response=self.first_response, turn=self.turn
+        )
+
+
+class ProbeSettings(_Section):
+    """Which probe turns run, how often, and within which budgets."""
+
+    kinds: list[ProbeKind] = Field(default_factory=lambda: [ProbeKind.TEXT, ProbeKind.AUDIO], min_length=1)
+    interval: PositiveDuration = 60.0
+    timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    pace_audio: bool = True
+    recover: bool = True
+
+    @model_validator(mode="after")
+    def _timeouts_fit_interval(self) -> ProbeSettings:
+        # cloudprober's rule: a probe must be able to finish before its next run is due.
+        t = self.timeouts
+        total = t.connect + t.setup + t.turn
+        if total > self.interval:
+            raise ValueError(
+                f".timeouts: connect {t.connect:g} s + setup {t.setup:g} s + turn {t.turn:g} s = {total:g} s "
+                f"exceed probes.interval {self.interval:g} s (a probe must finish before its next run is due)"
+            )
+        return self
+
+
+class ModelSettings(_Section):
+    """One model to probe. `alias: true` marks a moving alias such as `-latest`; false a pinned version."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    family: str = ""
+    alias: bool = False
+    endpoint: str = ""  # empty: the first endpoint
+    text_path: TextPath = TextPath.CLIENT_CONTENT
+    setup: Path | None = None  # a JSON file: the inner object of {"setup": ...}
+    probes: list[ProbeKind] | None = None  # None: probes.kinds
+    _setup_payload: Mapping[str, Any] | None = PrivateAttr(default=None)
+
+    @field_validator("setup")
+    @classmethod
+    def _check_setup(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        # Loaded and validated now, so a broken payload stops the start, not the first probe.
+        if path is not None:
+            _read_setup(path, str(info.data.get("id", "")))
+        return path
+
+    @model_validator(mode="after")
+    def _load_setup(self) -> ModelSettings:
+        if not self.family:
+            self.family = self.id
+        if self.setup is not None:
+            self._setup_payload = _read_setup(self.setup, self.id)
+        return self
+
+    @property
+    def setup_payload(self) -> Mapping[str, Any] | None:
+        return self._setup_payload
+
+
+def _read_setup(path: Path, model_id: str) -> Mapping[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"cannot read {str(path)!r}: {error.strerror}") from None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"invalid JSON in {str(path)!r}: {error.msg} (line {error.lineno}, column {error.colno})"
+        ) from None
+    if isinstance(payload, dict) and set(payload) == {"setup"}:
+        payload = payload["setup"]
+    if not isinstance(payload, dict):
+        raise ValueError(f"{str(path)!r} must hold a JSON object (the setup message)")
+    model = payload.get("model")
+    if model is not None and model_id and model != f"models/{model_id}":
+        raise ValueError(f"{str(path)!r} names model {model!r} but this model is 'models/{model_id}'")
+    return payload
+
+
+class BudgetSettings(_Section):
+    """Quota guards per API key (one key per endpoint) and a cap on concurrent sessions per endpoint."""
+
+    sessions_per_minute: int = Field(default=30, ge=1)
+    sessions_per_day: int = Field(default=20_000, ge=1)
+    max_concurrent_sessions: int = Field(default=4, ge=1)
+
+
+class RetentionSettings(_Section):
+    success_days: float = Field(default=30.0, gt=0)
+    failure_days: float = Field(default=365.0, gt=0)
+
+
+class StoreSettings(_Section):
+    path: Path = Path("data/live-monitor.sqlite3")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+    @model_validator(mode="after")
+    def _failures_outlive_successes(self) -> StoreSettings:
+        r = self.retention
+        if r.failure_days < r.success_days:
+            raise ValueError(
+                f".retention: failure_days {r.failure_days:g} is shorter than success_days "
+                f"{r.success_days:g} (failures are the evidence; keep them at least as long)"
+            )
+        return self
+
+
+class DemoSettings(_Section):
+    """Used only by `run --demo`: the in-process emulator's seed-replay scenario."""
+
+    onset: Duration = 180.0  # seconds after start when the regression begins
+    latency_scale: float = Field(default=1.0, gt=0)
+    seed: int | None = None
+
+
+class MonitorSettings(BaseSettings):
+    """The whole configuration, validated; build probe targets with `targets()`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    vantage: str = Field(default="local", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    listen: str = "0.0.0.0:9478"
+    endpoints: list[EndpointSettings] = Field(
+        default_factory=lambda: [EndpointSettings(name="gemini-api")], min_length=1
+    )
+    models: list[ModelSettings] = Field(min_length=1)
+    probes: ProbeSettings = Field(default_factory=ProbeSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, listen: str) -> str:
+        match = _LISTEN.match(listen)
+        if match is None or int(match.group("port")) > 65535:
+            raise ValueError(f"must be HOST:PORT with a port 0-65535 (got {listen!r})")
+        return listen
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> MonitorSettings:
+        problems = _reference_problems(self)
+        if not problems:
+            problems = quota_problems(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    def endpoint_of(self, model: ModelSettings) -> EndpointSettings:
+        name = model.endpoint or self.endpoints[0].name
+        return next(e for e in self.endpoints if e.name == name)
+
+    def kinds_of(self, model: ModelSettings) -> list[ProbeKind]:
+        return list(model.probes if model.probes is not None else self.probes.kinds)
+
+    def targets(self, *, url: str | None = None) -> list[tuple[ProbeTarget, ProbeKind]]:
+        """One (target, probe kind) per scheduled job; `url` points every model elsewhere (demo mode)."""
+        plan: list[tuple[ProbeTarget, ProbeKind]] = []
+        for model in self.models:
+            endpoint = self.endpoint_of(model)
+            target = ProbeTarget(
+                endpoint=endpoint.name,
+                url=url or endpoint.url,
+                model=model.id,
+                api_key=endpoint.api_key,
+                auth=endpoint.auth,
+                text_path=model.text_path,
+                setup=model.setup_payload,
+                vantage=self.vantage,
+                budgets=self.probes.timeouts.budgets(),
+                pace_audio=self.probes.pace_audio,
+                recover=self.probes.recover,
+            )
+            plan.extend((target, kind) for kind in self.kinds_of(model))
+        return plan
+
+
+def _reference_problems(settings: MonitorSettings) -> list[str]:
+    problems: list[str] = []
+    names = Counter(e.name for e in settings.endpoints)
+    for i, endpoint in enumerate(settings.endpoints):
+        if names[endpoint.name] > 1:
+            problems.append(f"endpoints[{i}].name: duplicate endpoint {endpoint.name!r}")
+    known = [e.name for e in settings.endpoints]
+    first_seen: dict[tuple[str, str], int] = {}
+    for i, model in enumerate(settings.models):
+        if model.endpoint and model.endpoint not in known:
+            problems.append(
+                f"models[{i}].endpoint: unknown endpoint {model.endpoint!r} (defined: {', '.join(known)})"
+            )
+            continue
+        key = (model.endpoint or known[0], model.id)
+        if key in first_seen:
+            problems.append(
+                f"models[{i}].id: duplicate model {model.id!r} on endpoint {key[0]!r} "
+                f"(first at models[{first_seen[key]}])"
+            )
+        first_seen.setdefault(key, i)
+    return problems
+
+
+def quota_problems(settings: MonitorSettings) -> list[str]:
+    """The quota arithmetic per endpoint (= per key): refuse a schedule the budgets cannot pay for."""
+    problems: list[str] = []
+    interval = settings.probes.interval
+    budgets = settings.budgets
+    for endpoint in settings.endpoints:
+        models = [m for m in settings.models if settings.endpoint_of(m) is endpoint]
+        kinds = [settings.kinds_of(m) for m in models]
+        jobs = sum(len(k) for k in kinds)
+        if jobs == 0:
+            continue
+        shapes = {len(k) for k in kinds}
+        if len(shapes) == 1:
+            per_model = shapes.pop()
+            terms = f"{_plural(len(models), 'model')} x {_plural(per_model, 'probe')}"
+        else:
+            terms = f"{jobs} (model, probe) jobs"
+        per_minute = jobs * 60.0 / interval
+        where = f" on endpoint {endpoint.name!r}" if len(settings.endpoints) > 1 else ""
+        if per_minute > budgets.sessions_per_minute:
+            problems.append(
+                f"budgets.sessions_per_minute: schedule{where} needs {terms} x 60/{interval:g} s = "
+                f"{per_minute:g} sessions/min (+ up to {per_minute:g} recoveries) "
+                f"but budgets.sessions_per_minute is {budgets.sessions_per_minute}"
+            )
+        per_day = jobs * 86400.0 / interval
+        if per_day > budgets.sessions_per_day:
+            problems.append(
+                f"budgets.sessions_per_day: schedule{where} needs {terms} x 86400/{interval:g} s = "
+                f"{per_day:g} sessions/day (+ up to {per_day:g} recoveries) "
+                f"but budgets.sessions_per_day is {budgets.sessions_per_day}"
+            )
+    return problems
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def resolve_config_path(path: str | None) -> tuple[Path, bool]:
+    """The config file to read and whether the user named it (`-c` or `$LIVE_MONITOR_CONFIG`)."""
+    if path:
+        return Path(path), True
+    from_env = os.environ.get(CONFIG_ENV, "").strip()
+    if from_env:
+        return Path(from_env), True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def load_settings(path: str | None, *, demo: bool = False) -> MonitorSettings:
+    """Read, merge and validate the configuration; ConfigError lists every problem.
+
+    With `demo`, a missing default file falls back to the built-in demo configuration (the same as the
+    shipped `config/monitor.yaml`), so `live-monitor run --demo` works from anywhere.
+    """
+    config_path, named = resolve_config_path(path)
+    if config_path.is_file():
+        data = _read_yaml(config_path)
+        base_dir = config_path.parent
+    elif demo and not named:
+        from monitor.demo_config import DEMO_CONFIG_YAML  # noqa: PLC0415 - only demo runs need it
+
+        data = yaml.safe_load(DEMO_CONFIG_YAML)
+        base_dir = Path.cwd()
+    else:
+        raise ConfigError([f"{config_path}: file not found"])
+    env = EnvSettingsSource(MonitorSettings)()
+    merged = _deep_merge(_relative_to(data, base_dir), env)
+    try:
+        return MonitorSettings.model_validate(merged)
+    except ValidationError as error:
+        raise ConfigError(_problems(error)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read: {error.strerror}"]) from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"{path}: invalid YAML{where}: {error.problem}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: must be a mapping of sections (vantage, endpoints, models, ...)"])
+    return data
+
+
+def _relative_to(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Setup files named in the config file are relative to it, as in Prometheus' rule_files."""
+    models = data.get("models")
+    if not isinstance(models, list):
+        return data
+    resolved = []
+    for entry in models:
+        setup = entry.get("setup") if isinstance(entry, dict) else None
+        if isinstance(setup, str) and setup and not Path(setup).is_absolute():
+            resolved.append({**entry, "setup": str(base_dir / setup)})
+        else:
+            resolved.append(entry)
+    return {**data, "models": resolved}
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems: list[str] = []
+    for item in error.errors(include_url=False, include_input=False):
+        path = _format_loc(item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "required"
+        for line in message.split("\n"):
+            # Cross-field rules raised at the top level already start with their own path.
+            # Rules of a whole section may name a sub-key (".timeouts: ..."); top-level ones their own path.
+            if line.startswith("."):
+                problems.append(f"{path}{line}")
+            else:
+                problems.append(f"{path}: {line}" if path else line)
+    return problems
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
