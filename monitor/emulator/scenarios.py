@@ -1,0 +1,276 @@
+"""Scenario files: pydantic models, validation and lookup by name or path.
+
+A scenario is data (YAML): per-model capability overrides, the faults to inject (what, where, for which
+models, with what probability in which time windows) and `expect`, the outcome a probe must record against
+it. Unknown keys are errors. See docs/emulator.md for the format.
+
+Lookup by name: `config/scenarios/<name>.yaml` of the source tree (works from `pip install -e .`), then the
+copy packaged as `monitor/emulator/data/scenarios/` (a symlink to `config/scenarios` in the repository,
+resolved into real files when a wheel is built).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from monitor.emulator.models import MODELS
+from monitor.emulator.reasons import REASONS
+from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
+
+__all__ = [
+    "CapabilityOverride",
+    "Expectation",
+    "Fault",
+    "FaultKind",
+    "Location",
+    "Scenario",
+    "ScenarioError",
+    "Window",
+    "load_scenario",
+    "scenario_names",
+]
+
+_REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "config" / "scenarios"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be found or is invalid; the message names the file and the field."""
+
+
+class FaultKind(StrEnum):
+    CLOSE = "close"
+    HTTP_STATUS = "http_status"
+    HANG = "hang"
+    TCP_DROP = "tcp_drop"
+    MALFORMED_FRAME = "malformed_frame"
+    EMPTY_TURN = "empty_turn"
+    SILENT_AUDIO = "silent_audio"
+    SLOW_PONG = "slow_pong"
+    GOAWAY = "goaway"
+
+
+class Location(StrEnum):
+    """Where a fault strikes, in the order a session reaches them."""
+
+    UPGRADE = "upgrade"
+    BEFORE_SETUP_COMPLETE = "before_setup_complete"
+    AFTER_SETUP_COMPLETE = "after_setup_complete"
+    AFTER_RESUMPTION_UPDATE = (
+        "after_resumption_update"  # the empty update right after the turn (incident 000)
+    )
+    MID_STREAM = "mid_stream"  # after `after_chunks` audio chunks
+    AFTER_TOOL_RESPONSE = "after_tool_response"
+    RESPONSE = "response"  # the reply itself (empty turn, silent audio)
+    CONNECTION = "connection"  # the whole connection (slow pongs)
+
+
+_SESSION_POINTS = frozenset(
+    {
+        Location.BEFORE_SETUP_COMPLETE,
+        Location.AFTER_SETUP_COMPLETE,
+        Location.AFTER_RESUMPTION_UPDATE,
+        Location.MID_STREAM,
+        Location.AFTER_TOOL_RESPONSE,
+    }
+)
+ALLOWED_LOCATIONS: dict[FaultKind, frozenset[Location]] = {
+    FaultKind.CLOSE: _SESSION_POINTS,
+    FaultKind.HTTP_STATUS: frozenset({Location.UPGRADE}),
+    FaultKind.HANG: _SESSION_POINTS | {Location.UPGRADE},
+    FaultKind.TCP_DROP: _SESSION_POINTS | {Location.UPGRADE},
+    FaultKind.MALFORMED_FRAME: _SESSION_POINTS,
+    FaultKind.EMPTY_TURN: frozenset({Location.RESPONSE}),
+    FaultKind.SILENT_AUDIO: frozenset({Location.RESPONSE}),
+    FaultKind.SLOW_PONG: frozenset({Location.CONNECTION}),
+    FaultKind.GOAWAY: _SESSION_POINTS - {Location.BEFORE_SETUP_COMPLETE},
+}
+_DEFAULT_LOCATION = {
+    FaultKind.HTTP_STATUS: Location.UPGRADE,
+    FaultKind.EMPTY_TURN: Location.RESPONSE,
+    FaultKind.SILENT_AUDIO: Location.RESPONSE,
+    FaultKind.SLOW_PONG: Location.CONNECTION,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+WindowEdge = Annotated[float, Field(ge=0)] | Literal["onset"] | AwareDatetime
+
+
+class Window(_Strict):
+    """A window in which a fault is active; edges: seconds after start, "onset", or an aware UTC time."""
+
+    start: WindowEdge = 0.0
+    end: WindowEdge | None = None
+    probability: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    def contains(self, elapsed: float, now: datetime, onset: float) -> bool:
+        return _reached(self.start, elapsed, now, onset) and (
+            self.end is None or not _reached(self.end, elapsed, now, onset)
+        )
+
+
+def _reached(edge: float | str | datetime, elapsed: float, now: datetime, onset: float) -> bool:
+    if isinstance(edge, datetime):
+        return now >= edge
+    return elapsed >= (onset if edge == "onset" else float(edge))
+
+
+class Fault(_Strict):
+    kind: FaultKind
+    at: Location | None = None
+    after_chunks: int = Field(default=3, ge=0)  # mid_stream: audio chunks sent before striking
+    code: int | None = Field(default=None, ge=1000, le=4999)  # close
+    reason: str = ""  # close: a catalogue name (reasons.REASONS) or the text itself
+    delay_ms: tuple[float, float] = (0.0, 0.0)  # waited before striking, drawn uniformly
+    status: int | None = Field(default=None, ge=400, le=599)  # http_status
+    body: str | None = None  # http_status; default: the Google JSON error for the status
+    pong_delay_ms: float = Field(default=0.0, ge=0)  # slow_pong
+    time_left_s: float = Field(default=50.0, gt=0)  # goaway
+    handle_before: bool = False  # send a resumable sessionResumptionUpdate just before striking
+    models: list[str] = Field(default_factory=list)  # empty: every model
+    sessions: Literal["any", "fresh", "resumed"] = "any"
+    probability: float = Field(default=1.0, ge=0.0, le=1.0)  # used when `windows` is empty
+    windows: list[Window] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Fault:
+        location = self.location
+        if location not in ALLOWED_LOCATIONS[self.kind]:
+            allowed = ", ".join(sorted(ALLOWED_LOCATIONS[self.kind]))
+            raise ValueError(f"a {self.kind} fault cannot strike at {location} (allowed: {allowed})")
+        if self.kind is FaultKind.CLOSE and self.code is None:
+            raise ValueError("a close fault needs `code`")
+        if self.kind is FaultKind.HTTP_STATUS and self.status is None:
+            raise ValueError("an http_status fault needs `status`")
+        if location is Location.UPGRADE and (self.models or self.sessions != "any"):
+            raise ValueError(
+                "a fault at the upgrade cannot select models or sessions: both are known only from setup"
+            )
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown:
+            raise ValueError(f"unknown model {unknown[0]!r} (known: {', '.join(sorted(MODELS))})")
+        if self.delay_ms[0] > self.delay_ms[1] or self.delay_ms[0] < 0:
+            raise ValueError("delay_ms must be [low, high] with 0 <= low <= high")
+        return self
+
+    @property
+    def location(self) -> Location:
+        if self.at is not None:
+            return self.at
+        return _DEFAULT_LOCATION.get(self.kind, Location.AFTER_RESUMPTION_UPDATE)
+
+    @property
+    def reason_text(self) -> str:
+        return REASONS.get(self.reason, self.reason)
+
+    def probability_at(self, elapsed: float, now: datetime, onset: float) -> float:
+        if not self.windows:
+            return self.probability
+        for window in self.windows:
+            if window.contains(elapsed, now, onset):
+                return window.probability
+        return 0.0
+
+
+class CapabilityOverride(_Strict):
+    client_content: bool | None = None
+    function_calling: bool | None = None
+    text_modality: bool | None = None
+    voice_activity: bool | None = None
+
+
+class Expectation(_Strict):
+    """What a probe must record against this scenario (checked by tests/integration/test_scenarios.py)."""
+
+    model: str
+    probe: ProbeKind = ProbeKind.TEXT
+    text_path: Literal["client_content", "realtime_input"] | None = None  # None: what the model accepts
+    api: Literal["gemini", "vertex"] = "gemini"
+    api_key: str = "emulator-key"
+    onset_seconds: float | None = None  # run the emulator with this onset instead of the scenario's
+    outcome: Outcome
+    cause: Cause = Cause.NONE
+    code: int | None = None
+    phase: Phase = Phase.NONE
+    messages: list[str] = Field(default_factory=list)  # expected prefix of the recorded message kinds
+    recovery: Literal["fresh", "resumed"] | None = None
+    recovery_outcome: Literal["ok", "failed"] | None = None
+
+
+class Scenario(_Strict):
+    name: str
+    description: str = ""
+    onset_seconds: float = Field(default=300.0, ge=0)  # when "onset" windows begin, after emulator start
+    frames: Literal["binary", "text"] = "binary"
+    connection_limit_seconds: float = Field(default=600.0, gt=0)
+    goaway_time_left_seconds: float = Field(default=50.0, gt=0)
+    accepted_keys: list[str] | None = None  # None: any non-empty key
+    models: dict[str, CapabilityOverride] = Field(default_factory=dict)
+    faults: list[Fault] = Field(default_factory=list)
+    expect: list[Expectation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_models(self) -> Scenario:
+        for model in [*self.models, *(e.model for e in self.expect)]:
+            if model not in MODELS:
+                raise ValueError(f"unknown model {model!r} (known: {', '.join(sorted(MODELS))})")
+        return self
+
+
+def scenario_names() -> list[str]:
+    """Every scenario findable by name."""
+    return sorted({path.stem for directory in _scenario_dirs() for path in directory.glob("*.yaml")})
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A scenario by NAME (see module docstring) or by file path; raises ScenarioError."""
+    path = _resolve(name_or_path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ScenarioError(f"{path}: cannot read scenario: {error}") from None
+    if not isinstance(document, dict):
+        raise ScenarioError(f"{path}: a scenario must be a mapping of fields")
+    document.setdefault("name", path.stem)
+    try:
+        return Scenario.model_validate(document)
+    except ValidationError as error:
+        raise ScenarioError(_format_errors(path, error)) from None
+
+
+def _scenario_dirs() -> list[Path]:
+    packaged = Path(str(resources.files("monitor.emulator").joinpath("data/scenarios")))
+    return [d for d in (_REPO_SCENARIOS, packaged) if d.is_dir()]
+
+
+def _resolve(name_or_path: str) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.parent != Path():
+        if not candidate.is_file():
+            raise ScenarioError(f"{candidate}: no such scenario file")
+        return candidate
+    for directory in _scenario_dirs():
+        path = directory / f"{name_or_path}.yaml"
+        if path.is_file():
+            return path
+    known = ", ".join(scenario_names())
+    raise ScenarioError(f"no scenario named {name_or_path!r} (known: {known})")
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        location = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {location.lstrip('.') or '(top level)'}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""EmulatorState: what every connection of one emulator shares (scenario, models, dice, clock, handles)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.clock import Clock
+from monitor.emulator.models import MODELS, ModelCapabilities
+from monitor.emulator.resumption import Handles
+from monitor.emulator.scenarios import Scenario
+
+__all__ = ["EmulatorState", "apply_overrides"]
+
+
+def apply_overrides(scenario: Scenario) -> dict[str, ModelCapabilities]:
+    """The capability table with the scenario's per-model overrides applied."""
+    table = dict(MODELS)
+    for name, override in scenario.models.items():
+        changes = {k: v for k, v in override.model_dump().items() if v is not None}
+        table[name] = dataclasses.replace(table[name], **changes)
+    return table
+
+
+@dataclass(slots=True)
+class EmulatorState:
+    scenario: Scenario
+    clock: Clock
+    rng: random.Random
+    onset: float  # seconds after start when "onset" windows open
+    latency_scale: float
+    started: float = 0.0  # clock.monotonic() at start
+    models: dict[str, ModelCapabilities] = field(default_factory=dict)
+    handles: Handles = field(init=False)
+    # Running connection handlers, cancelled at shutdown so that a hang never outlives the server.
+    handlers: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.handles = Handles(self.clock)
+        self.models = apply_overrides(self.scenario)
+        self.started = self.clock.monotonic()
+
+    def elapsed(self) -> float:
+        return self.clock.monotonic() - self.started
