@@ -1,0 +1,337 @@
+"""Store: the durable SQLite history of probe records, its queries and its retention.
+
+One row per probe turn holds the exact `ProbeResult.to_record()` JSON plus the columns queries filter on.
+`docs/store.md` has the schema, the durability argument, retention and the measured growth per model-year.
+
+Durability: WAL journal with `synchronous=FULL`, so a record is on disk (WAL fsynced) when `append` returns:
+it survives `kill -9` and also a power loss. NORMAL would survive only the first. At a few commits per second
+the fsync costs nothing in throughput; its latency (sub-millisecond here, tens of ms on a busy disk) is why
+the daemon should write through `append_async`, which runs appends in order on one dedicated writer thread and
+keeps the event loop free. Reads use a second connection (WAL readers never block the writer) and are cheap
+enough for a worker thread (`asyncio.to_thread`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, NamedTuple, TypeVar
+
+from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
+from monitor.probe.record import ProbeResult, parse_utc
+
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "TurnKey"]
+
+_T = TypeVar("_T")
+
+# Each migration moves the schema from version N-1 to N; never edit one that has shipped, append a new one.
+_MIGRATIONS: Final[Sequence[Sequence[str]]] = (
+    (
+        """CREATE TABLE probe_records (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE,
+            started_at_ms INTEGER NOT NULL,  -- Unix epoch milliseconds (the record's precision)
+            endpoint TEXT NOT NULL,
+            model TEXT NOT NULL,
+            probe TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            cause TEXT NOT NULL,
+            code INTEGER,
+            phase TEXT NOT NULL,
+            first_audio REAL,                -- seconds; copied out of the JSON for percentile queries
+            record TEXT NOT NULL             -- the DESIGN.md record, exactly ProbeResult.to_record()
+        )""",
+        "CREATE INDEX probe_records_job_time ON probe_records (model, probe, started_at_ms)",
+        "CREATE INDEX probe_records_time ON probe_records (started_at_ms)",
+        # Failures are rare: "the last failures of a job" must not scan a year of successes.
+        """CREATE INDEX probe_records_job_failures ON probe_records (model, probe, started_at_ms)
+            WHERE outcome <> 'ok'""",
+        # The jobs ever seen, so the status page lists them without a DISTINCT over every record.
+        """CREATE TABLE jobs (model TEXT NOT NULL, probe TEXT NOT NULL, PRIMARY KEY (model, probe))
+            WITHOUT ROWID""",
+    ),
+)
+SCHEMA_VERSION: Final = len(_MIGRATIONS)
+
+_COLUMNS: Final = (
+    "run_id, started_at_ms, endpoint, model, probe, outcome, cause, code, phase, first_audio, record"
+)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+
+
+class StoreError(Exception):
+    """The file cannot be used as a store: not SQLite, or written by a newer live-monitor."""
+
+
+class TurnKey(NamedTuple):
+    """The label set of `gemini_live_probe_turns_total`, as the store counts it."""
+
+    endpoint: str
+    model: str
+    probe: ProbeKind
+    outcome: Outcome
+    cause: Cause
+    code: int | None
+    phase: Phase
+
+
+def _epoch_ms(moment: datetime, field: str) -> int:
+    """Whole milliseconds at or after `moment` (records have ms precision, so `>=`/`<` stay exact)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"{field}: must be an aware datetime (UTC), got a naive one: {moment.isoformat()}")
+    return -((_EPOCH - moment) // _MS)
+
+
+class Store:
+    """The probe-record store in one SQLite file; thread-safe, one writer connection and one reader."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"{self.path}: no such store (run the daemon first, or check --db)")
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        try:
+            self._writer = self._connect()
+            self._migrate()
+            self._reader = self._connect()
+            self._reader.execute("PRAGMA query_only = ON")
+        except sqlite3.DatabaseError as exc:
+            self._writer_thread.shutdown()
+            raise StoreError(f"{self.path}: not a usable SQLite store: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a commit happens exactly where we say.
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout = 5000")  # another process (timeline --db) may hold a lock
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = FULL")
+        return connection
+
+    def _migrate(self) -> None:
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                self._writer.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)"
+                )
+                row = self._writer.execute("SELECT MAX(version) FROM schema_version").fetchone()
+                current = row[0] or 0
+                if current > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.path}: schema version {current} is newer than this live-monitor understands "
+                        f"({SCHEMA_VERSION}); upgrade live-monitor"
+                    )
+                for version in range(current + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[version - 1]:
+                        self._writer.execute(statement)
+                    self._writer.execute(
+                        "INSERT INTO schema_version VALUES (?, ?)", (version, datetime.now(UTC).isoformat())
+                    )
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        """Finish queued appends, then close; the last connection to close checkpoints the WAL."""
+        self._writer_thread.shutdown(wait=True)
+        with self._write_lock:
+            self._writer.close()
+        with self._read_lock:
+            self._reader.close()
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def append(self, result: ProbeResult) -> bool:
+        """Commit one record; True if it was new, False if its run_id was already stored (ignored)."""
+        record = result.to_record()
+        row = (
+            result.run_id,
+            # From the record's own (millisecond, truncated) timestamp, so column and JSON always agree.
+            _epoch_ms(parse_utc(record["started_at"]), "started_at"),
+            result.endpoint,
+            result.model,
+            result.probe.value,
+            result.outcome.value,
+            result.cause.value,
+            result.code,
+            result.phase.value,
+            record["timings"][TimingPhase.FIRST_AUDIO.value],
+            json.dumps(record, separators=(",", ":"), ensure_ascii=False),
+        )
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                inserted = self._writer.execute(
+                    f"INSERT INTO probe_records ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "  # noqa: S608 - constant
+                    "ON CONFLICT (run_id) DO NOTHING",
+                    row,
+                ).rowcount
+                self._writer.execute(
+                    "INSERT INTO jobs VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (result.model, result.probe.value),
+                )
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+        return inserted == 1
+
+    async def append_async(self, result: ProbeResult) -> bool:
+        """`append` on the store's writer thread: committed when the await returns; the loop never waits."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer_thread, self.append, result)
+
+    def apply_retention(self, now: datetime, *, success_days: float, failure_days: float) -> int:
+        """Delete successes older than `success_days` and failures older than `failure_days`; return how many.
+
+        Every non-ok outcome (prober_error included: it is what we debug) counts as a failure here.
+        """
+        if success_days <= 0 or failure_days <= 0:
+            raise ValueError(
+                f"retention: days must be positive (success={success_days}, failure={failure_days})"
+            )
+        ok_before = _epoch_ms(now - timedelta(days=success_days), "now")
+        failed_before = _epoch_ms(now - timedelta(days=failure_days), "now")
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = self._writer.execute(
+                    "DELETE FROM probe_records WHERE outcome = 'ok' AND started_at_ms < ?", (ok_before,)
+                ).rowcount
+                deleted += self._writer.execute(
+                    "DELETE FROM probe_records WHERE outcome <> 'ok' AND started_at_ms < ?", (failed_before,)
+                ).rowcount
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+        return deleted
+
+    async def apply_retention_async(self, now: datetime, *, success_days: float, failure_days: float) -> int:
+        """`apply_retention` on the writer thread, queued behind pending appends."""
+
+        def apply() -> int:
+            return self.apply_retention(now, success_days=success_days, failure_days=failure_days)
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer_thread, apply)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def _read(self, sql: str, parameters: Sequence[object], convert: Callable[[sqlite3.Cursor], _T]) -> _T:
+        with self._read_lock:
+            return convert(self._reader.execute(sql, parameters))
+
+    def query(
+        self,
+        *,
+        model: str | None = None,
+        probe: ProbeKind | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcomes: Collection[Outcome] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[ProbeResult]:
+        """Records with `since <= started_at < until`, in time order; `limit` keeps the first ones."""
+        where, parameters = _filters(model=model, probe=probe, since=since, until=until, outcomes=outcomes)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT record FROM probe_records{where} ORDER BY started_at_ms {order}, id {order}"  # noqa: S608
+        if limit is not None:
+            if limit < 0:
+                raise ValueError(f"limit: must be >= 0, got {limit}")
+            sql += " LIMIT ?"
+            parameters.append(limit)
+        return self._read(sql, parameters, lambda c: [ProbeResult.from_record(json.loads(r[0])) for r in c])
+
+    def count_by(
+        self,
+        *,
+        model: str | None = None,
+        probe: ProbeKind | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[TurnKey, int]:
+        """Turns per full `probe_turns_total` label set: what the counters should say, from the records."""
+        where, parameters = _filters(model=model, probe=probe, since=since, until=until, outcomes=None)
+        sql = (
+            "SELECT endpoint, model, probe, outcome, cause, code, phase, COUNT(*) "  # noqa: S608 - built from constants
+            f"FROM probe_records{where} GROUP BY endpoint, model, probe, outcome, cause, code, phase"
+        )
+        return self._read(
+            sql,
+            parameters,
+            lambda c: {
+                TurnKey(e, m, ProbeKind(p), Outcome(o), Cause(ca), co, Phase(ph)): n
+                for e, m, p, o, ca, co, ph, n in c
+            },
+        )
+
+    def first_audio_seconds(
+        self, *, model: str, probe: ProbeKind, since: datetime, until: datetime | None = None
+    ) -> list[float]:
+        """First-audio latencies of one job in a window, ascending (every turn that got audio)."""
+        where, parameters = _filters(model=model, probe=probe, since=since, until=until, outcomes=None)
+        sql = (
+            f"SELECT first_audio FROM probe_records{where} AND first_audio IS NOT NULL "  # noqa: S608
+            "ORDER BY first_audio"
+        )
+        return self._read(sql, parameters, lambda c: [row[0] for row in c])
+
+    def jobs(self) -> list[tuple[str, ProbeKind]]:
+        """Every (model, probe) ever stored, sorted."""
+        return self._read(
+            "SELECT model, probe FROM jobs ORDER BY model, probe",
+            (),
+            lambda c: [(m, ProbeKind(p)) for m, p in c],
+        )
+
+    def models(self) -> list[str]:
+        return sorted({model for model, _ in self.jobs()})
+
+    def __len__(self) -> int:
+        return self._read("SELECT COUNT(*) FROM probe_records", (), lambda c: int(c.fetchone()[0]))
+
+
+def _filters(
+    *,
+    model: str | None,
+    probe: ProbeKind | None,
+    since: datetime | None,
+    until: datetime | None,
+    outcomes: Collection[Outcome] | None,
+) -> tuple[str, list[object]]:
+    """A WHERE clause (with placeholders) and its parameters; column order follows the job index."""
+    terms: list[str] = []
+    parameters: list[object] = []
+    if model is not None:
+        terms.append("model = ?")
+        parameters.append(model)
+    if probe is not None:
+        terms.append("probe = ?")
+        parameters.append(ProbeKind(probe).value)
+    if since is not None:
+        terms.append("started_at_ms >= ?")
+        parameters.append(_epoch_ms(since, "since"))
+    if until is not None:
+        terms.append("started_at_ms < ?")
+        parameters.append(_epoch_ms(until, "until"))
+    if outcomes is not None:
+        wanted = sorted({Outcome(o).value for o in outcomes})
+        if Outcome.OK.value not in wanted:
+            # The literal term lets SQLite use the partial failures index (a bound parameter would not).
+            terms.append("outcome <> 'ok'")
+        if not wanted:
+            terms.append("0")
+        elif len(wanted) < len(Outcome) - (Outcome.OK.value not in wanted):
+            terms.append(f"outcome IN ({','.join('?' * len(wanted))})")
+            parameters.extend(wanted)
+    return (" WHERE " + " AND ".join(terms) if terms else " WHERE 1"), parameters

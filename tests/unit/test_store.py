@@ -1,0 +1,223 @@
+"""Store against real SQLite files: round trip, idempotency, retention, filters, schema, and kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
+from monitor.store import SCHEMA_VERSION, Store, StoreError, TurnKey
+from tests.history import ALIAS, ENDPOINT, PINNED, incident_000_failure, ok_turn
+
+NOW = datetime(2026, 5, 27, 18, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parents[2]
+FAILURES = [o for o in Outcome if o is not Outcome.OK]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "records.db")
+    yield opened
+    opened.close()
+
+
+def minutes_ago(minutes: float) -> datetime:
+    return NOW - timedelta(minutes=minutes)
+
+
+class TestAppend:
+    def test_round_trip_is_exact(self, store: Store) -> None:
+        results = [ok_turn(minutes_ago(2)), incident_000_failure(minutes_ago(1))]
+        for result in results:
+            assert store.append(result) is True
+        assert store.query() == results
+
+    def test_duplicate_run_id_is_ignored_and_first_record_kept(self, store: Store) -> None:
+        first = incident_000_failure(minutes_ago(1), run_id="run-1")
+        assert store.append(first) is True
+        assert store.append(replace(first, outcome=Outcome.OK, code=None)) is False
+        assert store.query() == [first]
+
+    def test_idempotent_across_reopen(self, tmp_path: Path) -> None:
+        result = ok_turn(minutes_ago(1), run_id="run-1")
+        with_store = Store(tmp_path / "r.db")
+        with_store.append(result)
+        with_store.close()
+        reopened = Store(tmp_path / "r.db")
+        assert reopened.append(result) is False
+        assert len(reopened) == 1
+        reopened.close()
+
+    def test_sub_millisecond_start_is_stored_as_the_record_says(self, store: Store) -> None:
+        """The column and the JSON agree (ms, truncated), so a query at the record's time finds it."""
+        result = ok_turn(datetime(2026, 5, 27, 17, 42, 0, 123999, tzinfo=UTC))
+        store.append(result)
+        at = datetime(2026, 5, 27, 17, 42, 0, 123000, tzinfo=UTC)
+        assert [r.run_id for r in store.query(since=at)] == [result.run_id]
+        assert store.query(until=at) == []
+
+    async def test_append_async_commits_in_order_off_the_loop(self, store: Store) -> None:
+        results = [ok_turn(minutes_ago(50 - i)) for i in range(50)]
+        inserted = await asyncio.gather(*(store.append_async(r) for r in results))
+        assert all(inserted)
+        with sqlite3.connect(store.path) as raw:
+            ids = [row[0] for row in raw.execute("SELECT run_id FROM probe_records ORDER BY id")]
+        assert ids == [r.run_id for r in results]
+
+
+class TestQuery:
+    @pytest.fixture
+    def filled(self, store: Store) -> Store:
+        for minute in range(10):
+            store.append(ok_turn(minutes_ago(minute), model=PINNED, run_id=f"pinned-{minute}"))
+            failed = minute % 3 == 0
+            probe = ProbeKind.AUDIO if minute % 2 else ProbeKind.TEXT
+            result = (
+                incident_000_failure(minutes_ago(minute), probe=probe)
+                if failed
+                else ok_turn(minutes_ago(minute), model=ALIAS, probe=probe, first_audio=0.5 + minute / 100)
+            )
+            store.append(replace(result, run_id=f"alias-{minute}"))
+        return store
+
+    def test_model_probe_and_outcome_filters(self, filled: Store) -> None:
+        failures = filled.query(model=ALIAS, outcomes=FAILURES)
+        assert [r.run_id for r in failures] == ["alias-9", "alias-6", "alias-3", "alias-0"]
+        text = filled.query(model=ALIAS, probe=ProbeKind.TEXT, outcomes=[Outcome.SERVER_CLOSE])
+        assert [r.run_id for r in text] == ["alias-6", "alias-0"]
+        assert filled.query(model=PINNED, outcomes=FAILURES) == []
+        assert filled.query(outcomes=[]) == []
+        assert len(filled.query(outcomes=[Outcome.OK, Outcome.SERVER_CLOSE])) == 20
+
+    def test_window_is_since_inclusive_until_exclusive(self, filled: Store) -> None:
+        window = filled.query(model=PINNED, since=minutes_ago(5), until=minutes_ago(2))
+        assert [r.run_id for r in window] == ["pinned-5", "pinned-4", "pinned-3"]
+
+    def test_limit_and_newest_first(self, filled: Store) -> None:
+        newest = filled.query(model=ALIAS, outcomes=FAILURES, limit=2, newest_first=True)
+        assert [r.run_id for r in newest] == ["alias-0", "alias-3"]
+        oldest = filled.query(model=PINNED, limit=1)
+        assert [r.run_id for r in oldest] == ["pinned-9"]
+
+    def test_naive_datetime_is_rejected_naming_the_field(self, store: Store) -> None:
+        with pytest.raises(ValueError, match="since: must be an aware datetime"):
+            store.query(since=datetime(2026, 5, 27, 17, 0))  # naive on purpose
+
+    def test_count_by_is_the_turns_counter_label_set(self, filled: Store) -> None:
+        counts = filled.count_by(model=ALIAS, probe=ProbeKind.TEXT)
+        ok = TurnKey(ENDPOINT, ALIAS, ProbeKind.TEXT, Outcome.OK, Cause.NONE, None, Phase.NONE)
+        incident = TurnKey(
+            ENDPOINT, ALIAS, ProbeKind.TEXT, Outcome.SERVER_CLOSE, Cause.INTERNAL, 1011, Phase.FIRST_RESPONSE
+        )
+        assert counts == {ok: 3, incident: 2}
+        assert sum(filled.count_by(since=minutes_ago(4)).values()) == 10
+
+    def test_first_audio_seconds_ascending_only_turns_with_audio(self, filled: Store) -> None:
+        values = filled.first_audio_seconds(model=ALIAS, probe=ProbeKind.AUDIO, since=minutes_ago(60))
+        assert values == [0.51, 0.55, 0.57]  # minutes 1, 5, 7; minutes 3 and 9 failed without audio
+
+    def test_jobs_and_models(self, filled: Store) -> None:
+        assert filled.jobs() == [(ALIAS, ProbeKind.AUDIO), (ALIAS, ProbeKind.TEXT), (PINNED, ProbeKind.TEXT)]
+        assert filled.models() == [ALIAS, PINNED]
+
+
+class TestRetention:
+    def test_failures_outlive_successes(self, store: Store) -> None:
+        day = 24 * 60
+        store.append(ok_turn(minutes_ago(10 * day), run_id="ok-10d"))
+        store.append(ok_turn(minutes_ago(1 * day), run_id="ok-1d"))
+        store.append(incident_000_failure(minutes_ago(10 * day), run_id="fail-10d"))
+        store.append(replace(ok_turn(minutes_ago(10 * day)), outcome=Outcome.PROBER_ERROR, run_id="bug-10d"))
+        store.append(incident_000_failure(minutes_ago(40 * day), run_id="fail-40d"))
+        deleted = store.apply_retention(NOW, success_days=7, failure_days=30)
+        assert deleted == 2
+        assert sorted(r.run_id for r in store.query()) == ["bug-10d", "fail-10d", "ok-1d"]
+
+    async def test_async_retention_runs_behind_queued_appends(self, store: Store) -> None:
+        old = ok_turn(minutes_ago(60 * 24 * 9))
+        # gather starts the tasks in order: the append reaches the writer thread first.
+        inserted, deleted = await asyncio.gather(
+            store.append_async(old), store.apply_retention_async(NOW, success_days=7, failure_days=30)
+        )
+        assert inserted is True
+        assert deleted == 1
+
+    def test_days_must_be_positive(self, store: Store) -> None:
+        with pytest.raises(ValueError, match="retention: days must be positive"):
+            store.apply_retention(NOW, success_days=0, failure_days=30)
+
+
+class TestFile:
+    def test_wal_and_schema_version(self, store: Store) -> None:
+        with sqlite3.connect(store.path) as raw:
+            assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert raw.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+
+    def test_newer_schema_is_refused(self, tmp_path: Path) -> None:
+        Store(tmp_path / "r.db").close()
+        with sqlite3.connect(tmp_path / "r.db") as raw:
+            raw.execute("INSERT INTO schema_version VALUES (?, 'future')", (SCHEMA_VERSION + 1,))
+        with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1} is newer"):
+            Store(tmp_path / "r.db")
+
+    def test_not_a_database(self, tmp_path: Path) -> None:
+        (tmp_path / "r.db").write_text("hello, not sqlite" * 100)
+        with pytest.raises(StoreError, match="not a usable SQLite store"):
+            Store(tmp_path / "r.db")
+
+    def test_missing_file_when_not_creating(self, tmp_path: Path) -> None:
+        with pytest.raises(StoreError, match="no such store"):
+            Store(tmp_path / "typo.db", create=False)
+        assert not (tmp_path / "typo.db").exists()
+
+
+# A writer process that prints each run_id only after append() returned, as the daemon counts it only then.
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime, timedelta
+    from monitor.store import Store
+    from tests.history import incident_000_failure, ok_turn
+
+    store = Store(sys.argv[1])
+    start = datetime(2026, 5, 27, 17, 0, tzinfo=UTC)
+    for i in range(100000):
+        at = start + timedelta(seconds=i)
+        result = incident_000_failure(at, run_id=f"run-{i}") if i % 5 == 0 else ok_turn(at, run_id=f"run-{i}")
+        store.append(result)
+        print(result.run_id, flush=True)
+    """
+)
+
+
+def test_sigkill_right_after_append_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "records.db"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None
+    committed = [writer.stdout.readline().strip() for _ in range(40)]
+    writer.send_signal(signal.SIGKILL)  # the writer is mid-way through its next append
+    writer.wait(timeout=10)
+    assert writer.returncode == -signal.SIGKILL
+    reopened = Store(path)
+    try:
+        stored = {r.run_id: r for r in reopened.query()}
+        assert set(committed) <= set(stored)
+        # The restart re-appends what it had in flight: nothing is duplicated.
+        assert not any(reopened.append(stored[run_id]) for run_id in committed)
+        assert len(reopened) == len(stored)
+        with sqlite3.connect(path) as raw:
+            assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        reopened.close()
