@@ -59,4 +59,7 @@ class ProbeTarget:
     vantage: str = "local"
     budgets: PhaseBudgets = field(default_factory=PhaseBudgets)
     pace_audio: bool = True  # send 100 ms audio chunks in real time, as a microphone would
+    # Client WebSocket ping interval; None (default) sends no pings: slow pongs under load made short
+    # ping timeouts kill healthy sessions ("sent 1011 keepalive ping timeout", incident row 14).
+    keepalive_seconds: float | None = None
     recover: bool = True  # after a failed turn, try once to recover and record it

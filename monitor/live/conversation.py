@@ -1,0 +1,252 @@
+"""One conversation: connect, set up, obey goAway, send one turn, answer tool calls, read to turnComplete.
+
+Everything measured goes into a `Trace` (marks on the monotonic clock, the server message sequence, the audio
+and transcripts, the newest resumption handle, the phase that was running). `converse()` raises a `LiveError`
+on any failure; the trace is still complete up to that point, and `probe/runner.py` turns both into a record.
+
+Phase budgets: connect, setup (setup sent to setupComplete), first_response (turn sent to the first model
+content; again from a toolResponse to the content that follows it), turn (turn sent to turnComplete). A goAway
+clips every later deadline to its `timeLeft` (minus a margin): we close first and say so (client, goaway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from monitor.clock import Clock
+from monitor.live import messages as wire
+from monitor.live.errors import ClientClosed, PhaseTimeout, ProtocolError
+from monitor.live.session import Ending, LiveSession
+from monitor.probe.outcome import Phase
+
+__all__ = ["Budgets", "Endpoint", "Trace", "TurnPlan", "converse"]
+
+_GOAWAY_MARGIN_SECONDS = 1.0
+
+
+class Budgets(Protocol):
+    """Per-phase budgets in seconds (`probe.target.PhaseBudgets` satisfies it)."""
+
+    @property
+    def connect(self) -> float: ...
+    @property
+    def setup(self) -> float: ...
+    @property
+    def first_response(self) -> float: ...
+    @property
+    def turn(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint:
+    """Where and how to connect. `key` is the plain credential; never log or print this object."""
+
+    url: str
+    auth: str
+    key: str = field(repr=False)
+    model: str  # the setup.model resource, e.g. models/<id>
+    setup: Mapping[str, Any] | None = None  # user payload; None: the default production payload
+    heartbeat: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnPlan:
+    """The client messages of one turn; the last one completes it."""
+
+    messages: Sequence[Mapping[str, Any]]
+    pace_seconds: float = 0.0  # spacing of realtime audio chunks (0: as fast as the socket takes them)
+    tool_result: Mapping[str, Any] = field(default_factory=lambda: {"status": "ok"})
+
+
+@dataclass(slots=True)
+class Trace:
+    """What one conversation measured; mutable while it runs, read by the runner afterwards."""
+
+    phase: Phase = Phase.CONNECT
+    marks: dict[str, float] = field(default_factory=dict)
+    messages: list[tuple[str, float]] = field(default_factory=list)  # (kind, monotonic mark)
+    audio: list[wire.AudioChunk] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    usage: wire.Usage | None = None
+    handle: str = ""  # newest usable newHandle
+    tool_calls: int = 0
+    ending: Ending | None = None
+    go_away_deadline: float | None = None
+    reconnects: int = 0
+
+    def mark(self, name: str, at: float) -> None:
+        self.marks.setdefault(name, at)
+
+
+async def converse(
+    http: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    plan: TurnPlan,
+    *,
+    budgets: Budgets,
+    clock: Clock,
+    trace: Trace,
+    handle: str = "",
+) -> None:
+    """Run one turn on a new session (resumed with `handle` if given); raises LiveError on failure."""
+    session = await _open(http, endpoint, budgets=budgets, clock=clock, trace=trace, handle=handle)
+    closed = False
+    try:
+        if trace.go_away_deadline is not None:
+            # goAway before the turn: close, then resume with the newest handle within timeLeft.
+            await session.close(1000, "goAway", goaway=True)
+            closed = True
+            if session.ending is not None:
+                trace.messages.append(("reconnect", session.ending.at))
+            trace.go_away_deadline = None
+            trace.reconnects += 1
+            session = await _open(
+                http, endpoint, budgets=budgets, clock=clock, trace=trace, handle=trace.handle or handle
+            )
+            closed = False
+        await _turn(session, plan, budgets, clock, trace)
+    finally:
+        if not closed:  # a failed reconnect has closed and recorded its own session
+            await _close(session, trace)
+
+
+async def _close(session: LiveSession, trace: Trace) -> None:
+    await session.close()
+    trace.ending = session.ending
+    if session.ending is not None:
+        trace.messages.append(("close", session.ending.at))
+
+
+async def _open(
+    http: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    *,
+    budgets: Budgets,
+    clock: Clock,
+    trace: Trace,
+    handle: str,
+) -> LiveSession:
+    trace.phase = Phase.CONNECT
+    trace.mark("connect_start", clock.monotonic())
+    try:
+        async with asyncio.timeout(budgets.connect):
+            session = await LiveSession.open(
+                http, endpoint.url, auth=endpoint.auth, key=endpoint.key, clock=clock,
+                heartbeat=endpoint.heartbeat,
+            )  # fmt: skip
+    except TimeoutError:
+        raise PhaseTimeout("connect", budgets.connect) from None
+    trace.mark("connected", clock.monotonic())
+    trace.phase = Phase.SETUP
+    try:
+        await session.send(wire.setup_message(endpoint.model, endpoint.setup, handle=handle or None))
+        trace.mark("setup_sent", clock.monotonic())
+        deadline = trace.marks["setup_sent"] + budgets.setup
+        while True:
+            message = await _next(session, trace, clock, deadline, budget="setup", seconds=budgets.setup)
+            if message.content is not None or message.function_calls:
+                raise ProtocolError(f"{message.kinds[0]} before setupComplete")
+            if message.setup_complete:
+                trace.mark("setup_complete", trace.messages[-1][1])
+                break
+        while session.ready():  # frames that came with setupComplete (a goAway, say) count before the turn
+            await _next(session, trace, clock, None, budget="setup", seconds=budgets.setup)
+    except BaseException:
+        await _close(session, trace)
+        raise
+    return session
+
+
+async def _turn(session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: Clock, trace: Trace) -> None:
+    trace.phase = Phase.FIRST_RESPONSE
+    start = clock.monotonic()
+    trace.mark("turn_start", start)
+    try:
+        async with asyncio.timeout(budgets.turn + len(plan.messages) * plan.pace_seconds):
+            for index, outgoing in enumerate(plan.messages):
+                if plan.pace_seconds and index:
+                    await asyncio.sleep(max(0.0, start + index * plan.pace_seconds - clock.monotonic()))
+                await session.send(outgoing)
+    except TimeoutError:
+        raise PhaseTimeout("first_response", budgets.turn) from None
+    sent = clock.monotonic()
+    trace.mark("turn_sent", sent)
+    turn_deadline = sent + budgets.turn
+    phase_start = sent
+    while True:
+        if trace.phase is Phase.STREAMING:
+            deadline, budget = turn_deadline, "turn"
+        else:
+            deadline = min(turn_deadline, phase_start + budgets.first_response)
+            budget = "first_response" if deadline < turn_deadline else "turn"
+        message = await _next(session, trace, clock, deadline, budget=budget, seconds=deadline - phase_start)
+        if message.setup_complete:
+            raise ProtocolError("setupComplete during the turn")
+        if message.function_calls:
+            trace.phase = Phase.TOOL_CALL
+            trace.mark("tool_call", trace.messages[-1][1])
+            for call in message.function_calls:
+                trace.tool_calls += 1
+                await session.send(wire.tool_response(call.id, call.name, plan.tool_result))
+            phase_start = clock.monotonic()
+            trace.mark("tool_response_sent", phase_start)
+        content = message.content
+        if content is None:
+            continue
+        at = trace.messages[-1][1]
+        if content.audio or content.text or content.output_transcript or content.turn_complete:
+            trace.mark("first_content", at)
+            trace.phase = Phase.STREAMING
+        if content.audio:
+            trace.mark("first_audio", at)
+            trace.audio.extend(content.audio)
+        if content.output_transcript:
+            trace.transcript.append(content.output_transcript)
+        if content.text:
+            trace.text.append(content.text)
+        if content.turn_complete:
+            trace.mark("turn_complete", at)
+            return
+
+
+async def _next(
+    session: LiveSession,
+    trace: Trace,
+    clock: Clock,
+    deadline: float | None,
+    *,
+    budget: str,
+    seconds: float,
+) -> wire.ServerMessage:
+    """The next parsed server message, recorded in the trace; PhaseTimeout or ClientClosed at the deadline."""
+    goaway = trace.go_away_deadline
+    by_goaway = goaway is not None and (deadline is None or goaway <= deadline)
+    limit = goaway if by_goaway else deadline
+    try:
+        if limit is None:
+            at, data = await session.receive()
+        else:
+            async with asyncio.timeout(max(0.0, limit - clock.monotonic())):
+                at, data = await session.receive()
+    except TimeoutError:
+        if by_goaway:
+            await session.close(1000, "goAway", goaway=True)
+            raise ClientClosed(1000, "closed before the goAway deadline", goaway=True) from None
+        raise PhaseTimeout(budget, seconds) from None
+    message = wire.parse_server_frame(data)
+    for kind in message.kinds:
+        trace.messages.append((kind, at))
+    if message.new_handle:
+        trace.handle = message.new_handle
+    if message.usage is not None:
+        trace.usage = message.usage
+    if message.go_away_seconds is not None:
+        margin = min(_GOAWAY_MARGIN_SECONDS, message.go_away_seconds / 4)
+        trace.go_away_deadline = at + message.go_away_seconds - margin
+    return message

@@ -1,0 +1,339 @@
+"""Live API messages: build the client messages the probe sends, parse server frames into typed values.
+
+Client messages are written in lowerCamelCase proto3-JSON (what the API reference documents). Server frames
+arrive as binary (UTF-8 JSON, what the real service sends) or text frames, with camelCase or snake_case keys
+at any level; both are accepted. A frame that is not a JSON object, carries none of the known server messages,
+or has a known message of the wrong shape raises `ProtocolError` (it becomes the `protocol_error` outcome).
+
+Audio stays base64 text here: decoding happens after the turn, never on the timed receive path.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from monitor.live.duration import parse_duration
+from monitor.live.errors import ProtocolError
+
+__all__ = [
+    "INPUT_AUDIO_MIME",
+    "PROBE_TOOL_NAME",
+    "AudioChunk",
+    "FunctionCall",
+    "ServerContent",
+    "ServerMessage",
+    "Usage",
+    "activity_end",
+    "activity_start",
+    "audio_chunk",
+    "client_content_text",
+    "default_setup_payload",
+    "model_resource",
+    "parse_server_frame",
+    "realtime_text",
+    "setup_message",
+    "tool_response",
+]
+
+INPUT_AUDIO_MIME: Final = "audio/pcm;rate=16000"
+PROBE_TOOL_NAME: Final = "get_probe_status"
+
+_SYSTEM_INSTRUCTION: Final = (
+    "You are the voice of a synthetic monitor. Answer every question in one short spoken sentence. "
+    f"When asked for the probe status, call the {PROBE_TOOL_NAME} function and read its result aloud."
+)
+
+# Incident 000's production payload (minus the model), with `sessionResumption: {}` for a new session:
+# `{"handle": null}` is rejected by gemini-3.1-flash-live-preview (live-api-protocol.md 2.1).
+_DEFAULT_SETUP: Final[Mapping[str, Any]] = {
+    "generationConfig": {
+        "responseModalities": ["AUDIO"],
+        "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Puck"}}},
+        "thinkingConfig": {"thinkingBudget": 0},
+    },
+    "contextWindowCompression": {"triggerTokens": 25000, "slidingWindow": {"targetTokens": 12500}},
+    "sessionResumption": {},
+    "realtimeInputConfig": {"automaticActivityDetection": {"disabled": True}},
+    "systemInstruction": {"parts": [{"text": _SYSTEM_INSTRUCTION}]},
+    "tools": [
+        {
+            "functionDeclarations": [
+                {
+                    "name": PROBE_TOOL_NAME,
+                    "description": "Returns the current status of the synthetic monitor probe.",
+                    "parameters": {"type": "OBJECT", "properties": {}},
+                }
+            ]
+        }
+    ],
+    "inputAudioTranscription": {},
+    "outputAudioTranscription": {},
+}
+
+# Top-level server message keys (live-api-protocol.md 3); a frame must carry at least one of them.
+_SERVER_KEYS: Final = frozenset(
+    {
+        "setupComplete",
+        "serverContent",
+        "toolCall",
+        "toolCallCancellation",
+        "usageMetadata",
+        "goAway",
+        "sessionResumptionUpdate",
+        "voiceActivityDetectionSignal",
+        "voiceActivity",
+    }
+)
+# serverContent fields reported in the wire pattern, in this order.
+_CONTENT_KINDS: Final = (
+    "modelTurn",
+    "inputTranscription",
+    "outputTranscription",
+    "generationComplete",
+    "turnComplete",
+    "interrupted",
+)
+_SNAKE: Final = re.compile(r"_([a-z0-9])")
+
+
+def default_setup_payload() -> dict[str, Any]:
+    """A fresh copy of the default setup payload (inner object of `{"setup": ...}`), without the model."""
+    return copy.deepcopy(dict(_DEFAULT_SETUP))
+
+
+def model_resource(model: str, url: str) -> str:
+    """The `setup.model` value: `models/<id>` on the Gemini API, the full resource name on Vertex AI."""
+    if "LlmBidiService" in url:
+        if not model.startswith("projects/"):
+            raise ValueError(
+                "model: Vertex AI needs the full resource name "
+                f"'projects/<project>/locations/<location>/publishers/google/models/<id>', got {model!r}"
+            )
+        return model
+    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+
+
+def setup_message(
+    model: str, payload: Mapping[str, Any] | None = None, *, handle: str | None = None
+) -> dict[str, Any]:
+    """`{"setup": ...}`: the user's payload unchanged except the model (and the handle when resuming)."""
+    body = copy.deepcopy(dict(payload)) if payload is not None else default_setup_payload()
+    body.pop("model", None)
+    if handle:
+        body.pop("session_resumption", None)
+        body["sessionResumption"] = {"handle": handle}
+    return {"setup": {"model": model, **body}}
+
+
+def client_content_text(text: str) -> dict[str, Any]:
+    return {"clientContent": {"turns": [{"role": "user", "parts": [{"text": text}]}], "turnComplete": True}}
+
+
+def realtime_text(text: str) -> dict[str, Any]:
+    return {"realtimeInput": {"text": text}}
+
+
+def activity_start() -> dict[str, Any]:
+    return {"realtimeInput": {"activityStart": {}}}
+
+
+def activity_end() -> dict[str, Any]:
+    return {"realtimeInput": {"activityEnd": {}}}
+
+
+def audio_chunk(pcm: bytes) -> dict[str, Any]:
+    """One chunk of 16 kHz s16le mono input audio."""
+    data = base64.b64encode(pcm).decode("ascii")
+    return {"realtimeInput": {"audio": {"mimeType": INPUT_AUDIO_MIME, "data": data}}}
+
+
+def tool_response(call_id: str, name: str, response: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer to one function call; the id is mandatory on the Gemini API."""
+    answer = {"id": call_id, "name": name, "response": dict(response)}
+    return {"toolResponse": {"functionResponses": [answer]}}
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    mime_type: str
+    data: str  # base64, decoded after the turn
+
+
+@dataclass(frozen=True, slots=True)
+class ServerContent:
+    audio: tuple[AudioChunk, ...] = ()
+    text: str = ""  # modelTurn text parts (TEXT modality)
+    output_transcript: str = ""
+    input_transcript: str = ""
+    generation_complete: bool = False
+    turn_complete: bool = False
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCall:
+    id: str
+    name: str
+    args: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int | None
+    response_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerMessage:
+    """One server frame. `kinds` is its entry in the wire pattern (e.g. `serverContent.modelTurn`)."""
+
+    kinds: tuple[str, ...]
+    setup_complete: bool = False
+    content: ServerContent | None = None
+    function_calls: tuple[FunctionCall, ...] = ()
+    go_away_seconds: float | None = None
+    new_handle: str = ""  # non-empty only when the update carries a usable handle
+    usage: Usage | None = None
+
+
+def parse_server_frame(data: bytes | str) -> ServerMessage:
+    """Parse one server frame (binary or text); ProtocolError when it is not a valid server message."""
+    try:
+        decoded = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"server frame is not JSON: {type(exc).__name__}") from None
+    if not isinstance(decoded, dict):
+        raise ProtocolError(f"server frame is JSON {type(decoded).__name__}, not an object")
+    frame = _camel_keys(decoded)
+    known = [key for key in frame if key in _SERVER_KEYS]
+    if not known:
+        raise ProtocolError(f"server frame has no known message: keys {sorted(frame)[:5]}")
+    kinds: list[str] = []
+    for key in frame:
+        if key == "serverContent":
+            kinds.extend(_content_kinds(_object(frame, key)))
+        else:
+            kinds.append(key)
+    return ServerMessage(
+        kinds=tuple(kinds),
+        setup_complete="setupComplete" in frame,
+        content=_content(_object(frame, "serverContent")) if "serverContent" in frame else None,
+        function_calls=_function_calls(frame),
+        go_away_seconds=_go_away(frame),
+        new_handle=_new_handle(frame),
+        usage=_usage(frame),
+    )
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_SNAKE.sub(lambda m: m.group(1).upper(), str(k)): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+def _object(parent: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{key} is {type(value).__name__}, expected an object")
+    return value
+
+
+def _list(parent: Mapping[str, Any], key: str) -> list[Any]:
+    value = parent.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ProtocolError(f"{key} is {type(value).__name__}, expected a list")
+    return value
+
+
+def _string(parent: Mapping[str, Any], key: str) -> str:
+    value = parent.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ProtocolError(f"{key} is {type(value).__name__}, expected a string")
+    return value
+
+
+def _content_kinds(content: Mapping[str, Any]) -> list[str]:
+    kinds = [f"serverContent.{k}" for k in _CONTENT_KINDS if content.get(k)]
+    return kinds or ["serverContent"]
+
+
+def _content(content: Mapping[str, Any]) -> ServerContent:
+    audio: list[AudioChunk] = []
+    text: list[str] = []
+    for part in _list(_object(content, "modelTurn"), "parts"):
+        if not isinstance(part, dict):
+            raise ProtocolError("modelTurn.parts[] entry is not an object")
+        if "inlineData" in part:
+            blob = _object(part, "inlineData")
+            audio.append(AudioChunk(mime_type=_string(blob, "mimeType"), data=_string(blob, "data")))
+        text.append(_string(part, "text"))
+    return ServerContent(
+        audio=tuple(audio),
+        text="".join(text),
+        output_transcript=_string(_object(content, "outputTranscription"), "text"),
+        input_transcript=_string(_object(content, "inputTranscription"), "text"),
+        generation_complete=bool(content.get("generationComplete")),
+        turn_complete=bool(content.get("turnComplete")),
+        interrupted=bool(content.get("interrupted")),
+    )
+
+
+def _function_calls(frame: Mapping[str, Any]) -> tuple[FunctionCall, ...]:
+    calls: list[FunctionCall] = []
+    for call in _list(_object(frame, "toolCall"), "functionCalls"):
+        if not isinstance(call, dict):
+            raise ProtocolError("toolCall.functionCalls[] entry is not an object")
+        args = _object(call, "args")
+        calls.append(FunctionCall(id=_string(call, "id"), name=_string(call, "name"), args=args))
+    return tuple(calls)
+
+
+def _go_away(frame: Mapping[str, Any]) -> float | None:
+    if "goAway" not in frame:
+        return None
+    time_left = _object(frame, "goAway").get("timeLeft")
+    if time_left is None:
+        return 0.0
+    try:
+        return parse_duration(time_left)
+    except ValueError as exc:
+        raise ProtocolError(f"goAway.timeLeft: {exc}") from None
+
+
+def _new_handle(frame: Mapping[str, Any]) -> str:
+    update = _object(frame, "sessionResumptionUpdate")
+    if update.get("resumable") is False:
+        return ""
+    return _string(update, "newHandle")
+
+
+def _usage(frame: Mapping[str, Any]) -> Usage | None:
+    if "usageMetadata" not in frame:
+        return None
+    usage = _object(frame, "usageMetadata")
+    # Vertex sends candidatesTokenCount where the Gemini API sends responseTokenCount.
+    response = usage.get("responseTokenCount", usage.get("candidatesTokenCount"))
+    return Usage(prompt_tokens=_count(usage.get("promptTokenCount")), response_tokens=_count(response))
+
+
+def _count(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)  # int64 counts may arrive as JSON strings
+    except (TypeError, ValueError):
+        raise ProtocolError(f"token count is not an integer: {value!r}"[:120]) from None
