@@ -42,8 +42,10 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "ConfigError",
     "MonitorSettings",
+    "describe",
     "load_settings",
     "parse_duration",
+    "parse_listen",
     "quota_problems",
     "resolve_config_path",
 ]
@@ -295,9 +297,7 @@ class MonitorSettings(BaseSettings):
     @field_validator("listen")
     @classmethod
     def _host_port(cls, listen: str) -> str:
-        match = _LISTEN.match(listen)
-        if match is None or int(match.group("port")) > 65535:
-            raise ValueError(f"must be HOST:PORT with a port 0-65535 (got {listen!r})")
+        parse_listen(listen)
         return listen
 
     @model_validator(mode="after")
@@ -310,12 +310,17 @@ class MonitorSettings(BaseSettings):
         return self
 
     @property
-    def listen_host(self) -> str:
-        return self.listen.rsplit(":", 1)[0].strip("[]")
+    def listen_address(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
 
-    @property
-    def listen_port(self) -> int:
-        return int(self.listen.rsplit(":", 1)[1])
+    def missing_keys(self) -> list[str]:
+        """Endpoints without a key, as problems: fatal for `run` against the real API, not for `--demo`."""
+        return [
+            f"endpoints[{i}]: no API key for {e.name!r}: set ${e.api_key_env} or api_key_file "
+            "(or run with --demo)"
+            for i, e in enumerate(self.endpoints)
+            if not e.api_key.get_secret_value()
+        ]
 
     def endpoint_of(self, model: ModelSettings) -> EndpointSettings:
         name = model.endpoint or self.endpoints[0].name
@@ -324,8 +329,10 @@ class MonitorSettings(BaseSettings):
     def kinds_of(self, model: ModelSettings) -> list[ProbeKind]:
         return list(model.probes if model.probes is not None else self.probes.kinds)
 
-    def targets(self, *, url: str | None = None) -> list[tuple[ProbeTarget, ProbeKind]]:
-        """One (target, probe kind) per scheduled job; `url` points every model elsewhere (demo mode)."""
+    def targets(
+        self, *, url: str | None = None, api_key: SecretStr | None = None
+    ) -> list[tuple[ProbeTarget, ProbeKind]]:
+        """One (target, probe kind) per scheduled job; `url` and `api_key` repoint every model (demo mode)."""
         plan: list[tuple[ProbeTarget, ProbeKind]] = []
         for model in self.models:
             endpoint = self.endpoint_of(model)
@@ -333,7 +340,7 @@ class MonitorSettings(BaseSettings):
                 endpoint=endpoint.name,
                 url=url or endpoint.url,
                 model=model.id,
-                api_key=endpoint.api_key,
+                api_key=api_key or endpoint.api_key,
                 auth=endpoint.auth,
                 text_path=model.text_path,
                 setup=model.setup_payload,
@@ -407,6 +414,29 @@ def quota_problems(settings: MonitorSettings) -> list[str]:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def describe(settings: MonitorSettings) -> str:
+    """A short human summary of a valid configuration (what `check-config` prints)."""
+    jobs = len(settings.targets())
+    per_minute = jobs * 60.0 / settings.probes.interval
+    lines = [
+        f"  {len(settings.models)} models on {len(settings.endpoints)} endpoint(s), {jobs} probe jobs "
+        f"every {settings.probes.interval:g} s",
+        f"  {per_minute:g} sessions/min of {settings.budgets.sessions_per_minute} budgeted per key, "
+        f"at most {settings.budgets.max_concurrent_sessions} at once per endpoint",
+        f"  store {settings.store.path}, web app on {settings.listen}, vantage {settings.vantage!r}",
+    ]
+    lines += [f"  note: {problem}" for problem in settings.missing_keys()]
+    return "\n".join(lines)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """(host, port) from `HOST:PORT` (`[::]:9478` for IPv6); ValueError naming the rule."""
+    match = _LISTEN.match(text)
+    if match is None or int(match.group("port")) > 65535:
+        raise ValueError(f"must be HOST:PORT with a port 0-65535 (got {text!r})")
+    return match.group("host").strip("[]"), int(match.group("port"))
 
 
 def resolve_config_path(path: str | None) -> tuple[Path, bool]:

@@ -1,0 +1,232 @@
+"""The daemon process behind `live-monitor run`: wires settings, store, metrics, scheduler and web app
+together, and owns the process lifecycle (the demo emulator's thread, signals, orderly shutdown).
+
+Shutdown on SIGTERM/SIGINT: stop firing, let in-flight probes finish within one probe timeout (the rest are
+cancelled and counted as `skipped{reason="shutdown"}`), stop the web app, close the store (which finishes
+queued commits), exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TextIO
+
+import aiohttp
+from aiohttp import web as aioweb
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from monitor.emulator import RunningEmulator, load_scenario, start_emulator
+from monitor.log import get_logger
+from monitor.metrics import ModelInfo, ProbeMetrics
+from monitor.probe.outcome import ProbeKind
+from monitor.probe.record import ProbeResult, format_utc
+from monitor.probe.runner import run_probe
+from monitor.probe.target import ProbeTarget
+from monitor.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
+from monitor.settings import MonitorSettings
+from monitor.store import Store
+from monitor.web import build_app
+
+__all__ = ["DEMO_API_KEY", "DEMO_SCENARIO", "DemoEmulator", "run_daemon"]
+
+DEMO_SCENARIO = "seed-replay"
+# The emulator accepts any non-empty key; a real key is never sent to it.
+DEMO_API_KEY = SecretStr("emulator-key")
+_RETENTION_EVERY_SECONDS = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoInfo:
+    url: str
+    onset_at: datetime
+
+
+class DemoEmulator:
+    """The seed-replay emulator on its own thread and event loop, so its work never sits on the probes' timed
+    path (a probe's first_response must not wait for the emulator's coroutine to get the loop)."""
+
+    def __init__(self, *, onset_seconds: float, latency_scale: float, seed: int | None) -> None:
+        self._onset = onset_seconds
+        self._latency_scale = latency_scale
+        self._seed = seed
+        self._ready = threading.Event()
+        self._running: RunningEmulator | None = None
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="demo-emulator", daemon=True)
+        self.started_at = datetime.now(UTC)
+
+    def start(self, timeout: float = 30.0) -> DemoInfo:
+        self.started_at = datetime.now(UTC)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the demo emulator did not start")
+        if self._error is not None or self._running is None:
+            raise RuntimeError(f"the demo emulator failed to start: {self._error}")
+        return DemoInfo(url=self._running.url, onset_at=self.started_at + timedelta(seconds=self._onset))
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10.0)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:  # noqa: BLE001 - reported to the starting thread, not lost
+            self._error = error
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        scenario = load_scenario(DEMO_SCENARIO)
+        async with start_emulator(
+            scenario,
+            host="127.0.0.1",
+            port=0,
+            onset_seconds=self._onset,
+            latency_scale=self._latency_scale,
+            seed=self._seed,
+        ) as running:
+            self._running = running
+            self._ready.set()
+            await self._stop.wait()
+
+
+def run_daemon(
+    settings: MonitorSettings,
+    *,
+    demo: bool = False,
+    demo_onset: float | None = None,
+    listen: tuple[str, int] | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code (0 after an orderly shutdown)."""
+    emulator: DemoEmulator | None = None
+    demo_info: DemoInfo | None = None
+    if demo:
+        onset = settings.demo.onset if demo_onset is None else demo_onset
+        emulator = DemoEmulator(
+            onset_seconds=onset, latency_scale=settings.demo.latency_scale, seed=settings.demo.seed
+        )
+        demo_info = emulator.start()
+    try:
+        return asyncio.run(_serve(settings, demo_info, listen or settings.listen_address, out))
+    finally:
+        if emulator is not None:
+            emulator.stop()
+
+
+async def _serve(
+    settings: MonitorSettings, demo: DemoInfo | None, listen: tuple[str, int], out: TextIO
+) -> int:
+    log = get_logger("monitor.daemon")
+    plan = settings.targets(url=demo.url if demo else None, api_key=DEMO_API_KEY if demo else None)
+    jobs = [ProbeJob(target, kind) for target, kind in plan]
+    settings.store.path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.store.path)
+    registry = CollectorRegistry()
+    metrics = ProbeMetrics(registry)
+    for model in settings.models:
+        metrics.register_targets(
+            settings.endpoint_of(model).name,
+            [ModelInfo(model=model.id, family=model.family, alias=model.alias)],
+            settings.kinds_of(model),
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def probe(target: ProbeTarget, kind: ProbeKind, run_id: str) -> ProbeResult:
+                return await run_probe(target, kind, http=http, run_id=run_id)
+
+            scheduler = ProbeScheduler(
+                jobs,
+                interval=settings.probes.interval,
+                probe=probe,
+                store=store,
+                metrics=metrics,
+                budgets=SessionBudgets(
+                    sessions_per_minute=settings.budgets.sessions_per_minute,
+                    sessions_per_day=settings.budgets.sessions_per_day,
+                    max_concurrent_sessions=settings.budgets.max_concurrent_sessions,
+                ),
+            )
+            runner = aioweb.AppRunner(
+                build_app(registry=registry, store=store, health=scheduler), access_log=None
+            )
+            await runner.setup()
+            site = aioweb.TCPSite(runner, listen[0], listen[1])
+            await site.start()
+            port = _bound_port(site, listen[1])
+            _print_banner(out, settings, host=listen[0], port=port, demo=demo, jobs=len(jobs))
+            await scheduler.start()
+            retention = asyncio.create_task(_retention_loop(settings, store), name="retention")
+            log.info("started", jobs=len(jobs), port=port, demo=demo is not None)
+            await stop.wait()
+            log.info("stopping", running=len(jobs))
+            retention.cancel()
+            await scheduler.stop(grace=settings.probes.timeouts.budgets().total)
+            await runner.cleanup()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await loop.run_in_executor(None, store.close)
+    log.info("stopped")
+    return 0
+
+
+def _bound_port(site: aioweb.TCPSite, requested: int) -> int:
+    server = site._server  # aiohttp exposes the bound port (for --listen HOST:0) only here
+    if isinstance(server, asyncio.base_events.Server) and server.sockets:
+        return int(server.sockets[0].getsockname()[1])
+    return requested
+
+
+def _print_banner(
+    out: TextIO, settings: MonitorSettings, *, host: str, port: int, demo: DemoInfo | None, jobs: int
+) -> None:
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - display only
+    base = f"http://{shown}:{port}"
+    lines: Sequence[str] = [
+        f"live-monitor: {jobs} probe jobs every {settings.probes.interval:g} s, store {settings.store.path}",
+        f"  status page  {base}/",
+        f"  metrics      {base}/metrics",
+        f"  health       {base}/healthz",
+    ]
+    if demo is not None:
+        lines = [
+            *lines,
+            f"  demo: emulator ({DEMO_SCENARIO}) at {demo.url}",
+            f"  demo: the regression begins at {format_utc(demo.onset_at)} (UTC); watch the alias fail "
+            "while the pinned -preview-09-2025 stays clean",
+        ]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+async def _retention_loop(settings: MonitorSettings, store: Store) -> None:
+    loop = asyncio.get_running_loop()
+    retention = settings.store.retention
+    while True:
+        await loop.run_in_executor(
+            None,
+            lambda: store.apply_retention(
+                datetime.now(UTC),
+                success_days=retention.success_days,
+                failure_days=retention.failure_days,
+            ),
+        )
+        await asyncio.sleep(_RETENTION_EVERY_SECONDS)

@@ -1,0 +1,85 @@
+"""The daemon's logs: structlog rendering one JSON object per line, and the one line per probe run.
+
+Log values are the record's vocabulary (outcome, cause, phase are label values), so `jq` filters on logs,
+PromQL on metrics and SQL on the store all use the same words. Secrets never reach a log line: probe results
+carry none, and settings keep keys in SecretStr.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+import structlog
+
+from monitor.probe.outcome import TimingPhase
+from monitor.probe.record import ProbeResult
+
+__all__ = ["configure_logging", "get_logger", "log_result"]
+
+
+def configure_logging(*, level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """JSON lines on `stream` (default stderr) for structlog and the stdlib (aiohttp, APScheduler) alike."""
+    out = stream or sys.stderr
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+    # Libraries log through the stdlib; render them as the same JSON lines.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    # The scheduler counts overlap skips itself; APScheduler's own warning per skip would be noise.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
+    return logger
+
+
+def log_result(logger: structlog.typing.FilteringBoundLogger, result: ProbeResult) -> None:
+    """The one line per probe run: what happened, where, and the phase timings (null: not reached)."""
+    fields: dict[str, Any] = {
+        "run_id": result.run_id,
+        "endpoint": result.endpoint,
+        "model": result.model,
+        "probe": result.probe.value,
+        "outcome": result.outcome.value,
+        "cause": result.cause.value,
+        "code": result.code,
+        "phase": result.phase.value,
+        "timings": {p.value: _rounded(result.timings.get(p)) for p in TimingPhase},
+    }
+    if result.close_reason:
+        fields["close_reason"] = result.close_reason
+    if result.recovery is not None:
+        fields["recovery"] = result.recovery.to_record()
+    if result.detail:
+        fields["detail"] = result.detail
+    if result.ok:
+        logger.info("probe", **fields)
+    else:
+        logger.warning("probe", **fields)
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 4)
