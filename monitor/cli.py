@@ -30,6 +30,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--demo", action="store_true", help="probe the built-in emulator (seed-replay scenario)")
     run.add_argument("--listen", help="HOST:PORT of the web app (default 0.0.0.0:9478)")
+    run.add_argument(
+        "--demo-onset", metavar="DURATION", help="with --demo: when the regression begins, e.g. 3m, 90s, 0"
+    )
     run.set_defaults(handler=_run)
 
     probe = commands.add_parser("probe", help="one-shot reproduction: run N probes and print a table")
@@ -78,7 +81,28 @@ def _add_history_inputs(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("run")
+    from monitor.daemon import run_daemon  # noqa: PLC0415
+    from monitor.log import configure_logging  # noqa: PLC0415
+    from monitor.settings import ConfigError, load_settings, parse_duration, parse_listen  # noqa: PLC0415
+
+    configure_logging()
+    try:
+        settings = load_settings(args.config, demo=args.demo)
+        problems = [] if args.demo else settings.missing_keys()
+        try:
+            onset = None if args.demo_onset is None else parse_duration(args.demo_onset)
+        except ValueError as error:
+            problems.append(f"--demo-onset: {error}")
+        try:
+            listen = None if args.listen is None else parse_listen(args.listen)
+        except ValueError as error:
+            problems.append(f"--listen: {error}")
+        if problems:
+            raise ConfigError(problems)
+    except ConfigError as error:
+        print(f"live-monitor run: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_daemon(settings, demo=args.demo, demo_onset=onset, listen=listen)
 
 
 def _probe(args: argparse.Namespace) -> int:
@@ -98,7 +122,19 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    raise NotImplementedError("check-config")
+    from monitor.settings import ConfigError, describe, load_settings, resolve_config_path  # noqa: PLC0415
+
+    path, _ = resolve_config_path(args.config)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(f"{path}: {len(error.problems)} problem(s)")
+        for problem in error.problems:
+            print(f"  {problem}")
+        return EXIT_USAGE
+    print(f"{path}: OK")
+    print(describe(settings))
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
