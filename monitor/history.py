@@ -1,0 +1,308 @@
+"""Probe history for the timeline and the report: read it from the store, a JSONL file or Prometheus.
+
+Every source problem (missing file, malformed line, empty input, unknown model, unreachable Prometheus) is a
+`HistoryError` with one line naming the source and the rule; the CLI prints it and exits 2.
+
+Prometheus gives counts, not records: `gemini_live_probe_turns_total` is read raw with `query_range` at the
+step and differenced per label set (a drop is a counter reset: the new value is the increase). This is exact
+at the step's resolution, unlike `increase()`, which extrapolates to the window edges and returns fractions
+(alerting-and-detection.md 3.3). A label set that first appears inside the window started from 0 (the exporter
+creates a label set on its first turn); the first sample of one present from the start only sets the baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor.probe.outcome import Outcome
+from monitor.probe.record import ProbeResult, parse_utc
+from monitor.timeline import Series, failure_class, series_from_records
+
+__all__ = [
+    "History",
+    "HistoryError",
+    "gather",
+    "load_jsonl",
+    "load_prometheus",
+    "load_store",
+    "parse_moment",
+    "select_model",
+]
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Prometheus refuses a range query of more than 11,000 points per series.
+_MAX_POINTS = 11_000
+
+
+class HistoryError(Exception):
+    """The history source cannot be used; the message is the one line the user sees."""
+
+
+def parse_moment(text: str, field: str, now: datetime) -> datetime:
+    """`--since/--until`: ISO 8601 with a zone (or Z), or a duration before now such as `90m`, `6h`, `2d`."""
+    match = _RELATIVE.match(text.strip())
+    if match:
+        return now - timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+    try:
+        return parse_utc(text)
+    except ValueError:
+        raise HistoryError(
+            f"{field}: {text!r} is neither an ISO 8601 time with a zone (2026-05-27T17:00:00Z) "
+            "nor a duration such as 6h"
+        ) from None
+
+
+def load_jsonl(path: str, since: datetime | None, until: datetime | None) -> list[ProbeResult]:
+    """Records of a JSONL file (`probe --json` output or an export), with since <= started_at < until."""
+    try:
+        with Path(path).open(encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except OSError as error:
+        raise HistoryError(f"--jsonl {path}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise HistoryError(f"--jsonl {path}: not UTF-8 text ({error.reason})") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise HistoryError(
+                f"{path} line {number}: not JSON ({error.msg}, column {error.colno})"
+            ) from None
+        if not isinstance(value, dict):
+            raise HistoryError(
+                f"{path} line {number}: a record must be a JSON object, got {type(value).__name__}"
+            )
+        try:
+            record = ProbeResult.from_record(value)
+        except KeyError as error:
+            raise HistoryError(f"{path} line {number}: record has no field {error.args[0]!r}") from None
+        except (ValueError, TypeError) as error:
+            raise HistoryError(f"{path} line {number}: invalid record: {error}") from None
+        if (since is None or record.started_at >= since) and (until is None or record.started_at < until):
+            records.append(record)
+    if not records:
+        raise HistoryError(f"--jsonl {path}: no probe records{_window(since, until)}")
+    return records
+
+
+def load_store(
+    path: str, model: str | None, since: datetime | None, until: datetime | None
+) -> list[ProbeResult]:
+    """Records of the daemon's SQLite store (opened read-only in effect: never created here)."""
+    from monitor.store import Store, StoreError  # noqa: PLC0415 - sqlite machinery only for --db
+
+    try:
+        store = Store(path, create=False)
+    except StoreError as error:
+        raise HistoryError(f"--db {error}") from None
+    try:
+        known = store.models()
+        if not known:
+            raise HistoryError(f"--db {path}: the store is empty (no probe records yet)")
+        if model is not None and model not in known:
+            raise HistoryError(f"--model: unknown model {model!r}; the store has {', '.join(known)}")
+        records = store.query(model=model, since=since, until=until)
+    finally:
+        store.close()
+    if not records:
+        raise HistoryError(f"--db {path}: no probe records{_window(since, until)}")
+    return records
+
+
+def select_model(records: list[ProbeResult], model: str | None) -> list[ProbeResult]:
+    """Only `model`'s records; HistoryError naming the known models when there are none."""
+    if model is None:
+        return records
+    chosen = [r for r in records if r.model == model]
+    if not chosen:
+        known = ", ".join(sorted({r.model for r in records}))
+        raise HistoryError(f"--model: unknown model {model!r}; the input has {known}")
+    return chosen
+
+
+def _window(since: datetime | None, until: datetime | None) -> str:
+    if since is None and until is None:
+        return ""
+    return (
+        f" between {since.isoformat() if since else 'the start'} and {until.isoformat() if until else 'now'}"
+    )
+
+
+def load_prometheus(
+    url: str,
+    *,
+    model: str | None,
+    since: datetime,
+    until: datetime,
+    step: float | None = None,
+    timeout: float = 10.0,
+) -> list[Series]:
+    """Per-step turn counts per (model, probe) from `gemini_live_probe_turns_total`, summed over instances."""
+    span = (until - since).total_seconds()
+    if span <= 0:
+        raise HistoryError("--since must be before --until")
+    if step is None:
+        step = max(60.0, math.ceil(span / (_MAX_POINTS - 1)))
+    elif span / step >= _MAX_POINTS:
+        raise HistoryError(
+            f"--step: {step:g}s gives more than {_MAX_POINTS} points over the window; use a larger step"
+        )
+    selector = (
+        f'gemini_live_probe_turns_total{{model="{model}"}}' if model else "gemini_live_probe_turns_total"
+    )
+    query = urllib.parse.urlencode(
+        {"query": selector, "start": since.timestamp(), "end": until.timestamp(), "step": step}
+    )
+    endpoint = f"{url.rstrip('/')}/api/v1/query_range?{query}"
+    if not endpoint.startswith(("http://", "https://")):
+        raise HistoryError(f"--prometheus: {url!r} is not an http(s) URL")
+    try:
+        with urllib.request.urlopen(endpoint, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+            body = json.load(response)
+    except urllib.error.HTTPError as error:
+        raise HistoryError(
+            f"--prometheus {url}: query refused with HTTP {error.code}: {_error_text(error)}"
+        ) from None
+    except (urllib.error.URLError, OSError, TimeoutError) as error:
+        reason = getattr(error, "reason", error)
+        raise HistoryError(f"--prometheus {url}: cannot reach Prometheus ({reason})") from None
+    except json.JSONDecodeError:
+        raise HistoryError(
+            f"--prometheus {url}: the answer is not JSON (is this a Prometheus server?)"
+        ) from None
+    if body.get("status") != "success" or body.get("data", {}).get("resultType") != "matrix":
+        raise HistoryError(f"--prometheus {url}: unexpected answer: {str(body)[:200]}")
+    series = _series_from_matrix(body["data"]["result"], since.timestamp(), step)
+    if not series:
+        if model is not None:
+            raise HistoryError(
+                f"--model: unknown model {model!r}; Prometheus has no turns for it{_window(since, until)}"
+            )
+        raise HistoryError(
+            f"--prometheus {url}: no gemini_live_probe_turns_total samples{_window(since, until)}"
+        )
+    return series
+
+
+def _error_text(error: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(error.read()).get("error", ""))[:200]
+    except (ValueError, OSError):
+        return error.reason
+
+
+def _series_from_matrix(result: Sequence[dict[str, Any]], start: float, step: float) -> list[Series]:
+    # (model, probe) -> class -> step index -> turns
+    counts: dict[tuple[str, str], dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    excluded: dict[tuple[str, str], float] = defaultdict(float)
+    for item in result:
+        labels = item["metric"]
+        key = (labels.get("model", ""), labels.get("probe", ""))
+        outcome = labels.get("outcome", "")
+        code = labels.get("code", "")
+        label = (
+            "ok" if outcome == Outcome.OK else failure_class(outcome, int(code) if code.isdigit() else None)
+        )
+        previous: float | None = None
+        for timestamp, text in item["values"]:
+            value = float(text)
+            index = round((float(timestamp) - start) / step)
+            if previous is None:
+                # Present at the first point: the baseline. Born later: it counted up from 0.
+                previous = value if index == 0 else 0.0
+                if index == 0:
+                    continue
+            increase = value if value < previous else value - previous
+            previous = value
+            if increase <= 0:
+                continue
+            if outcome == Outcome.PROBER_ERROR:
+                excluded[key] += increase
+            else:
+                slot = counts[key][label]
+                slot[index] = slot.get(index, 0.0) + increase
+    result_series = []
+    for (model, probe), by_class in sorted(counts.items()):
+        steps = sorted({i for per_step in by_class.values() for i in per_step})
+        classes = tuple(sorted(c for c in by_class if c != "ok"))
+        table = np.zeros((len(steps), len(classes)), dtype=np.int64)
+        row = {s: i for i, s in enumerate(steps)}
+        for column, name in enumerate(classes):
+            for s, n in by_class[name].items():
+                table[row[s], column] = round(n)
+        ok = np.array([round(by_class.get("ok", {}).get(s, 0.0)) for s in steps], dtype=np.int64)
+        failures = table.sum(axis=1)
+        result_series.append(
+            Series(
+                model=model,
+                probe=probe,
+                times=np.array([start + s * step for s in steps], dtype=np.float64),
+                trials=ok + failures,
+                failures=failures,
+                classes=classes,
+                class_counts=table,
+                resolution=step,
+                excluded=round(excluded[(model, probe)]),
+            )
+        )
+    return result_series
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What one history source gave: the series, the records (None from Prometheus) and a one-line source."""
+
+    series: list[Series]
+    records: list[ProbeResult] | None
+    source: str
+
+
+def gather(
+    *,
+    db: str | None,
+    jsonl: str | None,
+    prometheus: str | None,
+    model: str | None,
+    since: str | None,
+    until: str | None,
+    step: float | None,
+    now: datetime,
+) -> History:
+    """Read the one source the command line named (--db, --jsonl or --prometheus) over the window."""
+    start = parse_moment(since, "--since", now) if since else None
+    end = parse_moment(until, "--until", now) if until else None
+    if start and end and start >= end:
+        raise HistoryError(f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})")
+    if prometheus:
+        start = start or (end or now) - timedelta(hours=24)
+        end = end or now
+        series = load_prometheus(prometheus, model=model, since=start, until=end, step=step)
+        return History(
+            series, None, f"Prometheus {prometheus} (resolution: {series[0].resolution:g} s steps)"
+        )
+    if jsonl:
+        records = select_model(load_jsonl(jsonl, start, end), model)
+        source = f"JSONL file {jsonl} (per probe)"
+    elif db:
+        records = load_store(db, model, start, end)
+        source = f"store {db} (per probe)"
+    else:
+        raise HistoryError("no history source: give --db PATH, --jsonl FILE or --prometheus URL")
+    return History(series_from_records(records), records, source)

@@ -1,0 +1,366 @@
+"""Rendering of the timeline: the regimes table, the incident report (Markdown) and the failure-rate plot.
+
+The report follows incident 000's sections (Summary, Timeline, Reproduction, Results per model, Wire-level
+pattern, Environment) and states only what the records, the counters or the given config say. Files are
+written to a temporary sibling and renamed, so a failed run never leaves half a report. matplotlib is imported
+only by `write_plot`, with the Agg backend, so nothing else pays for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from monitor.probe.record import ProbeResult
+from monitor.timeline import CoChange, Onset, Regime, Series, SeriesTimeline, WireSummary, wire_summary
+
+if TYPE_CHECKING:
+    from monitor.settings import MonitorSettings
+
+__all__ = [
+    "ReportContext",
+    "build_context",
+    "describe_onset",
+    "render_report",
+    "render_timeline",
+    "write_atomically",
+    "write_plot",
+]
+
+
+def _hm(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _pct(rate: float) -> str:
+    return f"{100 * rate:.1f}%" if rate < 0.995 or rate == 1 else f"{100 * rate:.2f}%"
+
+
+def _rate(regime: Regime) -> str:
+    return f"{_pct(regime.rate)} ({_pct(regime.rate_low)}-{_pct(regime.rate_high)})"
+
+
+def _classes(regime: Regime) -> str:
+    return ", ".join(
+        f"{name}: {n}" for name, n in sorted(regime.failures_by_class.items(), key=lambda x: -x[1])
+    )
+
+
+def _resolution(timeline: SeriesTimeline) -> str:
+    return "per probe" if timeline.resolution is None else f"{timeline.resolution:g} s steps"
+
+
+def describe_onset(onset: Onset) -> str:
+    """`between 17:41:00 and 17:42:00 UTC (95%)` plus the rates and a precision warning when due."""
+    text = (
+        f"between {_hm(onset.after)} and {_hm(onset.before)} UTC "
+        f"(95%; most likely at {_hm(onset.most_likely)}), "
+        f"failure rate {_pct(onset.rate_before)} → {_pct(onset.rate_after)}"
+    )
+    if not onset.precise:
+        text += "; low precision: the rates differ by less than 10x"
+    return text
+
+
+def _regime_table(timeline: SeriesTimeline) -> list[str]:
+    lines = [
+        "| Window (UTC) | Turns | Failures | Failure rate (95% CI) | Failures by class |",
+        "|---|---|---|---|---|",
+    ]
+    for regime in timeline.regimes:
+        lines.append(
+            f"| {_hm(regime.start)} → {_hm(regime.end)} | {regime.trials} | {regime.failures} | "
+            f"{_rate(regime)} | {_classes(regime)} |"
+        )
+    return lines
+
+
+def _co_change_lines(co_changes: Sequence[CoChange]) -> list[str]:
+    lines: list[str] = []
+    for change in co_changes:
+        direction = "rose" if change.rising else "fell"
+        names = ", ".join(f"{m} ({p})" for m, p, _ in change.changed)
+        lines.append(
+            f"- **{_hm(change.start)} → {_hm(change.end)} UTC**: failure rate {direction} on {names}."
+        )
+        for m, p, onset in change.changed:
+            lines.append(f"  - {m} ({p}): onset {describe_onset(onset)}")
+        steady = [w for w in change.window if not w.changed]
+        for w in steady:
+            state = "clean" if w.failures == 0 else "no change"
+            lines.append(f"  - unchanged: {w.model} ({w.probe}): {w.failures}/{w.trials} failed ({state})")
+    return lines or ["- no change point in any series."]
+
+
+def render_timeline(timelines: Sequence[SeriesTimeline], co_changes: Sequence[CoChange]) -> str:
+    """The `timeline` command's Markdown: a regimes table per series, then the cross-model view."""
+    out = ["# Timeline", ""]
+    for timeline in timelines:
+        out.append(f"## {timeline.model} — {timeline.probe} ({_resolution(timeline)})")
+        out.append("")
+        if not timeline.regimes:
+            out.append(f"No provider turns ({timeline.excluded} prober_error turns excluded).")
+            out.append("")
+            continue
+        out.extend(_regime_table(timeline))
+        out.append("")
+        for onset in timeline.onsets:
+            out.append(f"- change {describe_onset(onset)}")
+        if timeline.excluded:
+            out.append(f"- {timeline.excluded} prober_error turns excluded (our own failures).")
+        out.append("")
+    out += ["## Cross-model view", "", *_co_change_lines(co_changes), ""]
+    return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """Everything the report needs beyond the timeline; None/empty where the source does not know."""
+
+    source: str  # e.g. "store data/live-monitor.sqlite3" or "Prometheus http://...: 60 s steps"
+    vantages: Sequence[str]
+    endpoints: Sequence[str]
+    setup_payload: Mapping[str, Any] | None  # the exact `{"setup": ...}` message of the reproduced model
+    reproduce_model: str
+    reproduce_probe: str
+    url: str | None  # from the config; None when no config was given
+    auth: str | None
+    quota: Mapping[str, int] | None
+    wire: WireSummary | None  # None for Prometheus input (counters carry no messages)
+
+
+def _headline(co_changes: Sequence[CoChange]) -> tuple[str, CoChange | None]:
+    rising = [c for c in co_changes if c.rising]
+    if not rising:
+        return "no failure-rate regression found", None
+    worst = max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))
+    _, _, onset = max(worst.changed, key=lambda c: c[2].rate_after - c[2].rate_before)
+    models = sorted({m for m, _, _ in worst.changed})
+    return (
+        f"{' / '.join(models)}: failure rate {_pct(onset.rate_before)} → {_pct(onset.rate_after)} "
+        f"(onset between {_hm(onset.after)} and {_hm(onset.before)} UTC)",
+        worst,
+    )
+
+
+def _results_table(window: CoChange | None, series: Sequence[Series]) -> list[str]:
+    """Incident 000's table: per model and probe, N and the turns per outcome class, since the onset."""
+    start = window.start.timestamp() if window else float("-inf")
+    end = window.end.timestamp() if window else float("inf")
+    rows = []
+    for s in series:
+        inside = (s.times > start) & (s.times <= end)
+        n = int(s.trials[inside].sum())
+        if not n:
+            continue
+        by_class = dict(zip(s.classes, s.class_counts[inside].sum(axis=0).tolist(), strict=True))
+        internal = by_class.pop("server_close 1011", 0)
+        other = ", ".join(f"{k}: {v}" for k, v in sorted(by_class.items()) if v) or "0"
+        ok = n - int(s.failures[inside].sum())
+        rows.append(f"| {s.model} | {s.probe} | {n} | {ok}/{n} | {internal}/{n} | {other} |")
+    return ["| Model | Probe | N | OK | 1011 | other |", "|---|---|---|---|---|---|", *rows]
+
+
+def _wire_lines(wire: WireSummary | None) -> list[str]:
+    if wire is None:
+        return ["Not available: Prometheus counters carry no message sequences (use --db or --jsonl)."]
+
+    def patterns(title: str, items: Sequence[Any], total: int) -> list[str]:
+        lines = [f"{title} ({total} turns):", ""]
+        lines += [f"- `{p.sequence}` — {p.count}/{total}" for p in items] or ["- none"]
+        return [*lines, ""]
+
+    lines = patterns("Failure case", wire.failures, wire.failure_total)
+    lines += patterns("Success case", wire.successes, wire.success_total)
+    if wire.setup_delay:
+        lo, mid, hi = (round(1000 * x) for x in wire.setup_delay)
+        lines.append(f"- setup sent → setupComplete: {lo} / {mid} / {hi} ms (min / median / max)")
+    if wire.failure_delay:
+        lo, mid, hi = (round(1000 * x) for x in wire.failure_delay)
+        lines.append(f"- turn sent → failure: {lo} / {mid} / {hi} ms (min / median / max)")
+    return lines
+
+
+def render_report(
+    timelines: Sequence[SeriesTimeline],
+    co_changes: Sequence[CoChange],
+    series: Sequence[Series],
+    context: ReportContext,
+) -> str:
+    """The incident report in Markdown."""
+    headline, worst = _headline(co_changes)
+    out = [f"# Gemini Live API — {headline}", "", "## Summary", ""]
+    out += _co_change_lines(co_changes)
+    out += ["", f"Source: {context.source}.", "", "## Timeline", ""]
+    for timeline in timelines:
+        if not timeline.onsets:
+            continue
+        out += [f"### {timeline.model} — {timeline.probe}", "", *_regime_table(timeline), ""]
+        out += [f"- onset {describe_onset(o)}" for o in timeline.onsets] + [""]
+    steady = [t for t in timelines if not t.onsets and t.regimes]
+    if steady:
+        out += ["Series with one regime over the whole window:", ""]
+        out += [
+            f"- {t.model} ({t.probe}): {_rate(t.regimes[0])}, N={t.regimes[0].trials}" for t in steady
+        ] + [""]
+    out += ["## Reproduction", ""]
+    if context.setup_payload is not None:
+        out += [
+            "The setup message the probe sends for this model (the model's `setup` file from the config, "
+            "else the default payload; the API key is never part of it):",
+            "",
+            "```json",
+        ]
+        out += [json.dumps(context.setup_payload, indent=2), "```", ""]
+    url = f" --url {context.url}" if context.url else ""
+    out += [
+        "Run N turns and print the per-model table (key from `GEMINI_API_KEY`):",
+        "",
+        "```sh",
+        f"live-monitor probe --model {context.reproduce_model} --probe {context.reproduce_probe} -n 10{url}",
+        "```",
+        "",
+    ]
+    title = "## Results per model"
+    if worst is not None:
+        title += f" ({_hm(worst.start)} → {_hm(worst.end)} UTC)"
+    out += [title, "", *_results_table(worst, series), ""]
+    out += ["## Wire-level pattern", "", *_wire_lines(context.wire), ""]
+    out += ["## Environment", ""]
+    out.append(
+        f"- Endpoint: {', '.join(context.endpoints) or 'not recorded'}"
+        + (f" ({context.url})" if context.url else "")
+    )
+    if context.url:
+        version = next(
+            (v for v in ("v1alpha", "v1beta", "v1") if f".{v}." in context.url or f"/{v}/" in context.url),
+            None,
+        )
+        out.append(f"- API version: {version or 'not in the URL'}")
+    out.append(f"- Auth: {context.auth or 'not known (pass -c with the monitor config)'}")
+    out.append(f"- Vantages: {', '.join(context.vantages) or 'not recorded'}")
+    if context.quota:
+        out.append("- Quota guards: " + ", ".join(f"{k} {v}" for k, v in context.quota.items()))
+    excluded = sum(t.excluded for t in timelines)
+    out.append(f"- prober_error turns excluded (our own failures, never the provider's): {excluded}")
+    out.append("")
+    return "\n".join(out)
+
+
+# matplotlib's date axis counts days since 1970-01-01 UTC.
+_DAY = 86400.0
+
+
+def write_atomically(path: str, write: Callable[[Path], object]) -> None:
+    """Call `write(temp)` on a temporary file next to `path`, then rename it over `path`."""
+    target = Path(path)
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent or ".")
+    os.close(handle)
+    try:
+        write(Path(temp))
+        Path(temp).replace(target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_plot(path: str, timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -> None:
+    """Failure rate per (model, probe) over time: binned points, regime rates, onset intervals shaded."""
+    import matplotlib  # noqa: PLC0415 - only the report pays for matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates  # noqa: PLC0415
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    figure, axes = plt.subplots(figsize=(11, 5), dpi=110)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (timeline, s) in enumerate(zip(timelines, series, strict=True)):
+        if not s.times.size:
+            continue
+        colour = colours[i % len(colours)]
+        label = f"{timeline.model} ({timeline.probe})"
+        # ~60 bins over the series: enough to see the shape, coarse enough for a rate.
+        edges = np.linspace(s.times[0], s.times[-1] + 1e-6, min(61, s.times.size + 1))
+        which = np.digitize(s.times, edges) - 1
+        trials = np.bincount(which, weights=s.trials, minlength=edges.size - 1)
+        failures = np.bincount(which, weights=s.failures, minlength=edges.size - 1)
+        has = trials > 0
+        mids = (edges[:-1] + edges[1:]) / 2
+        axes.plot(mids[has] / _DAY, failures[has] / trials[has], "o", ms=3, color=colour, alpha=0.5)
+        xs: list[float] = []
+        ys: list[float] = []
+        for regime in timeline.regimes:
+            xs += [regime.start.timestamp() / _DAY, regime.end.timestamp() / _DAY]
+            ys += [regime.rate, regime.rate]
+        axes.plot(xs, ys, "-", lw=2, color=colour, label=label)
+        for onset in timeline.onsets:
+            axes.axvspan(
+                onset.after.timestamp() / _DAY, onset.before.timestamp() / _DAY, color=colour, alpha=0.25
+            )
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_ylabel("failure rate")
+    axes.set_xlabel("time (UTC); shaded: 95% onset intervals; lines: regime rates; dots: binned rates")
+    axes.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))  # type: ignore[no-untyped-call]
+    axes.legend(loc="upper left", fontsize=8)
+    axes.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    write_atomically(path, lambda temp: figure.savefig(temp, format="png"))
+    plt.close(figure)
+
+
+_AUTH_WORDS = {
+    "header": "API key in the x-goog-api-key header",
+    "query": "API key as the ?key= query parameter",
+    "token": "ephemeral auth token (Authorization: Token, BidiGenerateContentConstrained)",
+    "bearer": "OAuth access token (Authorization: Bearer)",
+}
+
+
+def build_context(
+    *,
+    source: str,
+    records: Sequence[ProbeResult] | None,
+    series: Sequence[Series],
+    co_changes: Sequence[CoChange],
+    settings: MonitorSettings | None,
+) -> ReportContext:
+    """Facts for the report from the records and, when given, the monitor config; nothing is guessed."""
+    from monitor.live.messages import default_setup_payload, model_resource, setup_message  # noqa: PLC0415
+    from monitor.settings import GEMINI_URL  # noqa: PLC0415
+
+    rising = [c for c in co_changes if c.rising]
+    wire_records = records
+    if rising:
+        worst = max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))
+        model, probe, _ = max(worst.changed, key=lambda c: c[2].rate_after - c[2].rate_before)
+        # The regression's wire pattern: turns in its window, every model (clean ones give successes).
+        if records is not None:
+            wire_records = [r for r in records if worst.start < r.started_at <= worst.end]
+    else:
+        model, probe = series[0].model, series[0].probe
+    configured = next((m for m in settings.models if m.id == model), None) if settings else None
+    endpoint = settings.endpoint_of(configured) if settings and configured else None
+    url = endpoint.url if endpoint else None
+    payload = configured.setup_payload if configured else None
+    setup = setup_message(model_resource(model, url or GEMINI_URL), payload or default_setup_payload())
+    endpoints = sorted({r.endpoint for r in records if r.endpoint}) if records else []
+    return ReportContext(
+        source=source,
+        vantages=sorted({r.vantage for r in records if r.vantage}) if records else [],
+        endpoints=endpoints or ([endpoint.name] if endpoint else []),
+        setup_payload=setup,
+        reproduce_model=model,
+        reproduce_probe=probe,
+        url=url,
+        auth=_AUTH_WORDS.get(endpoint.auth.value, endpoint.auth.value) if endpoint else None,
+        quota=settings.budgets.model_dump() if settings else None,
+        wire=wire_summary(wire_records) if wire_records is not None else None,
+    )

@@ -1,0 +1,383 @@
+"""Timeline reconstruction: probe history -> regimes, onset intervals, the cross-model view, wire patterns.
+
+Pure functions over probe records (or per-step counts from Prometheus); the mathematics lives in
+`monitor.changepoint`. A series is one (model, probe) pair ordered by time. A trial is one probe turn; it
+fails when its outcome is not `ok`. `prober_error` turns are our own bugs, never the provider's: they are
+dropped from the series and counted in `Series.excluded`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.changepoint import credible_interval, onset_log_posterior, pelt, wilson_interval
+from monitor.probe.outcome import Outcome, TimingPhase
+from monitor.probe.record import ProbeResult, format_utc
+
+__all__ = [
+    "CoChange",
+    "ModelWindow",
+    "Onset",
+    "Regime",
+    "Series",
+    "SeriesTimeline",
+    "WirePattern",
+    "WireSummary",
+    "build_timeline",
+    "cross_model",
+    "failure_class",
+    "series_from_records",
+    "to_json",
+    "wire_summary",
+]
+
+LEVEL = 0.95
+# An onset whose after-rate is under this multiple of the before-rate is flagged low-precision (the posterior
+# is wide; alerting-and-detection.md 3.3).
+_PRECISE_RATIO = 10.0
+
+
+def failure_class(outcome: str, code: int | None) -> str:
+    """The label a failure is counted under: `server_close 1011`, `timeout`, ..."""
+    return f"{outcome} {code}" if code is not None else outcome
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Series:
+    """Per-bin counts of one (model, probe) series. A bin is one probe (resolution None) or one query step."""
+
+    model: str
+    probe: str
+    times: npt.NDArray[np.float64]  # epoch seconds: the probe's start, or the end of the step
+    trials: npt.NDArray[np.int64]
+    failures: npt.NDArray[np.int64]
+    classes: tuple[str, ...] = ()  # failure classes, the columns of class_counts
+    class_counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    resolution: float | None = None
+    excluded: int = 0  # prober_error turns dropped from the series
+
+
+@dataclass(frozen=True, slots=True)
+class Regime:
+    start: datetime
+    end: datetime
+    trials: int
+    failures: int
+    rate: float
+    rate_low: float  # 95% Wilson interval
+    rate_high: float
+    failures_by_class: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Onset:
+    """A change point: the new regime's first probe lies in (after, before] with 95% posterior probability."""
+
+    after: datetime  # the last probe that certainly belongs to the old regime
+    before: datetime  # the first probe that certainly belongs to the new regime
+    most_likely: datetime  # the first probe of the new regime at the posterior mode
+    width_bins: int  # probe intervals (or steps) spanned by the interval
+    rate_before: float
+    rate_after: float
+    precise: bool  # False when the rates differ by less than 10x either way
+
+    @property
+    def rising(self) -> bool:
+        return self.rate_after > self.rate_before
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesTimeline:
+    model: str
+    probe: str
+    regimes: tuple[Regime, ...]
+    onsets: tuple[Onset, ...]  # onsets[i] separates regimes[i] and regimes[i + 1]
+    resolution: float | None
+    excluded: int
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(float(epoch), tz=UTC)
+
+
+def series_from_records(records: Iterable[ProbeResult]) -> list[Series]:
+    """Group records into (model, probe) series ordered by started_at; prober_error turns are excluded."""
+    grouped: dict[tuple[str, str], list[ProbeResult]] = defaultdict(list)
+    excluded: Counter[tuple[str, str]] = Counter()
+    for record in records:
+        key = (record.model, record.probe.value)
+        if record.outcome is Outcome.PROBER_ERROR:
+            excluded[key] += 1
+        else:
+            grouped[key].append(record)
+    for key in excluded:
+        grouped.setdefault(key, [])
+    result = []
+    for (model, probe), items in sorted(grouped.items()):
+        items.sort(key=lambda r: r.started_at)
+        labels = [None if r.ok else failure_class(r.outcome.value, r.code) for r in items]
+        classes = tuple(sorted({label for label in labels if label is not None}))
+        column = {name: i for i, name in enumerate(classes)}
+        counts = np.zeros((len(items), len(classes)), dtype=np.int64)
+        for row, label in enumerate(labels):
+            if label is not None:
+                counts[row, column[label]] = 1
+        result.append(
+            Series(
+                model=model,
+                probe=probe,
+                times=np.array([r.started_at.timestamp() for r in items], dtype=np.float64),
+                trials=np.ones(len(items), dtype=np.int64),
+                failures=counts.sum(axis=1),
+                classes=classes,
+                class_counts=counts,
+                excluded=excluded[(model, probe)],
+            )
+        )
+    return result
+
+
+def _regime(series: Series, lo: int, hi: int) -> Regime:
+    trials = int(series.trials[lo:hi].sum())
+    failures = int(series.failures[lo:hi].sum())
+    low, high = wilson_interval(failures, trials)
+    by_class: dict[str, int] = {}
+    if series.class_counts.size:
+        sums = series.class_counts[lo:hi].sum(axis=0)
+        by_class = {name: int(n) for name, n in zip(series.classes, sums, strict=True) if n}
+    return Regime(
+        start=_utc(series.times[lo]),
+        end=_utc(series.times[hi - 1]),
+        trials=trials,
+        failures=failures,
+        rate=failures / trials if trials else 0.0,
+        rate_low=low,
+        rate_high=high,
+        failures_by_class=by_class,
+    )
+
+
+def _onset(series: Series, lo: int, change: int, hi: int) -> Onset:
+    """The posterior interval for `change`, computed within the bins [lo, hi) of its neighbouring regimes."""
+    f, n = series.failures[lo:hi], series.trials[lo:hi]
+    log_post = onset_log_posterior(f, n)
+    first, last = (int(x) for x in credible_interval(log_post, LEVEL))
+    mode = int(np.argmax(log_post))
+    k = change - lo
+    before = f[:k].sum() / max(int(n[:k].sum()), 1)
+    after = f[k:].sum() / max(int(n[k:].sum()), 1)
+    low_rate, high_rate = sorted((float(before), float(after)))
+    return Onset(
+        after=_utc(series.times[lo + first - 1]),
+        before=_utc(series.times[lo + last]),
+        most_likely=_utc(series.times[lo + mode]),
+        width_bins=last - first + 1,
+        rate_before=float(before),
+        rate_after=float(after),
+        precise=high_rate >= _PRECISE_RATIO * max(low_rate, 1e-9) and high_rate > 0,
+    )
+
+
+def build_timeline(series: Series, beta: float | None = None) -> SeriesTimeline:
+    """Segment one series into regimes (PELT) and bracket every change point (exact posterior)."""
+    if series.failures.size == 0:
+        return SeriesTimeline(series.model, series.probe, (), (), series.resolution, series.excluded)
+    changes = pelt(series.failures, series.trials, beta)
+    edges = [0, *changes, series.failures.size]
+    regimes = tuple(_regime(series, a, b) for a, b in itertools.pairwise(edges))
+    onsets = tuple(_onset(series, edges[i - 1], edges[i], edges[i + 1]) for i in range(1, len(edges) - 1))
+    return SeriesTimeline(series.model, series.probe, regimes, onsets, series.resolution, series.excluded)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelWindow:
+    """One series' counts over a co-change window."""
+
+    model: str
+    probe: str
+    trials: int
+    failures: int
+    changed: bool  # this series has an onset in the window
+
+
+@dataclass(frozen=True, slots=True)
+class CoChange:
+    """Onsets whose intervals overlap, and how every series fared from the first onset to the window's end."""
+
+    start: datetime  # earliest `after` of the grouped onsets
+    end: datetime  # the end of the latest new regime among them
+    rising: bool
+    changed: tuple[tuple[str, str, Onset], ...]  # (model, probe, onset)
+    window: tuple[ModelWindow, ...]
+
+
+def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -> list[CoChange]:
+    """Group onsets of the same direction whose 95% intervals overlap; count every series over the window."""
+    found: list[tuple[str, str, Onset, datetime]] = []
+    for timeline in timelines:
+        for i, onset in enumerate(timeline.onsets):
+            found.append((timeline.model, timeline.probe, onset, timeline.regimes[i + 1].end))
+    groups: list[list[tuple[str, str, Onset, datetime]]] = []
+    for rising in (True, False):
+        members = sorted((f for f in found if f[2].rising is rising), key=lambda f: f[2].after)
+        for item in members:
+            if (
+                groups
+                and groups[-1][0][2].rising is rising
+                and item[2].after < max(g[2].before for g in groups[-1])
+            ):
+                groups[-1].append(item)
+            else:
+                groups.append([item])
+    result = []
+    for group in groups:
+        start = min(g[2].after for g in group)
+        end = max(g[3] for g in group)
+        changed_keys = {(g[0], g[1]) for g in group}
+        lo, hi = start.timestamp(), end.timestamp()
+        window = []
+        for s in series:
+            inside = (s.times > lo) & (s.times <= hi)
+            window.append(
+                ModelWindow(
+                    s.model,
+                    s.probe,
+                    int(s.trials[inside].sum()),
+                    int(s.failures[inside].sum()),
+                    (s.model, s.probe) in changed_keys,
+                )
+            )
+        result.append(
+            CoChange(start, end, group[0][2].rising, tuple((g[0], g[1], g[2]) for g in group), tuple(window))
+        )
+    result.sort(key=lambda c: c.start)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class WirePattern:
+    sequence: str  # message kinds, e.g. "setupComplete → sessionResumptionUpdate → close 1011"
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WireSummary:
+    """Server message sequences of failed and successful turns, and how long after the turn failures came."""
+
+    failures: tuple[WirePattern, ...]
+    successes: tuple[WirePattern, ...]
+    failure_total: int
+    success_total: int
+    failure_delay: tuple[float, float, float] | None  # seconds, turn sent to failure: min, median, max
+    setup_delay: tuple[float, float, float] | None  # seconds, setup sent to setupComplete
+
+
+def _sequence(record: ProbeResult) -> str:
+    kinds: list[str] = []
+    for kind, _seconds in record.messages:
+        label = f"close {record.code}" if kind == "close" and record.code is not None else kind
+        # Streaming turns repeat a kind dozens of times; a run is one step of the pattern.
+        if kinds and kinds[-1].removesuffix("…") == label:
+            kinds[-1] = label + "…"
+        else:
+            kinds.append(label)
+    if not record.ok and not any(k.startswith("close") for k in kinds):
+        kinds.append(failure_class(record.outcome.value, record.code))
+    return " → ".join(kinds) if kinds else "(no server message)"
+
+
+def _spread(values: list[float]) -> tuple[float, float, float] | None:
+    return (min(values), statistics.median(values), max(values)) if values else None
+
+
+def wire_summary(records: Iterable[ProbeResult], top: int = 3) -> WireSummary:
+    """The `top` most common message sequences of failed and successful turns (prober_error excluded)."""
+    failed: Counter[str] = Counter()
+    succeeded: Counter[str] = Counter()
+    delays: list[float] = []
+    setups: list[float] = []
+    for record in records:
+        if record.outcome is Outcome.PROBER_ERROR:
+            continue
+        (succeeded if record.ok else failed)[_sequence(record)] += 1
+        if not record.ok and TimingPhase.FAILURE in record.timings and TimingPhase.SETUP in record.timings:
+            delays.append(record.timings[TimingPhase.FAILURE])  # failed after the turn was sent
+        if TimingPhase.SETUP in record.timings:
+            setups.append(record.timings[TimingPhase.SETUP])
+    return WireSummary(
+        failures=tuple(WirePattern(s, n) for s, n in failed.most_common(top)),
+        successes=tuple(WirePattern(s, n) for s, n in succeeded.most_common(top)),
+        failure_total=sum(failed.values()),
+        success_total=sum(succeeded.values()),
+        failure_delay=_spread(delays),
+        setup_delay=_spread(setups),
+    )
+
+
+def to_json(timelines: Sequence[SeriesTimeline], co_changes: Sequence[CoChange]) -> dict[str, Any]:
+    """The `timeline --format json` document."""
+
+    def regime(r: Regime) -> dict[str, Any]:
+        return {
+            "start": format_utc(r.start),
+            "end": format_utc(r.end),
+            "trials": r.trials,
+            "failures": r.failures,
+            "rate": r.rate,
+            "rate_ci95": [r.rate_low, r.rate_high],
+            "failures_by_class": dict(r.failures_by_class),
+        }
+
+    def onset(o: Onset) -> dict[str, Any]:
+        return {
+            "after": format_utc(o.after),
+            "before": format_utc(o.before),
+            "most_likely": format_utc(o.most_likely),
+            "level": LEVEL,
+            "width_bins": o.width_bins,
+            "rate_before": o.rate_before,
+            "rate_after": o.rate_after,
+            "precise": o.precise,
+        }
+
+    return {
+        "series": [
+            {
+                "model": t.model,
+                "probe": t.probe,
+                "resolution_seconds": t.resolution,
+                "excluded_prober_errors": t.excluded,
+                "regimes": [regime(r) for r in t.regimes],
+                "onsets": [onset(o) for o in t.onsets],
+            }
+            for t in timelines
+        ],
+        "co_changes": [
+            {
+                "start": format_utc(c.start),
+                "end": format_utc(c.end),
+                "direction": "rising" if c.rising else "falling",
+                "changed": [{"model": m, "probe": p, "onset": onset(o)} for m, p, o in c.changed],
+                "window": [
+                    {
+                        "model": w.model,
+                        "probe": w.probe,
+                        "trials": w.trials,
+                        "failures": w.failures,
+                        "changed": w.changed,
+                    }
+                    for w in c.window
+                ],
+            }
+            for c in co_changes
+        ],
+    }
