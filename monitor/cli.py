@@ -48,17 +48,25 @@ def _build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=8765)
     emulator.add_argument("--scenario", default="seed-replay", help="scenario NAME or FILE")
     emulator.add_argument("--tls-self-signed", metavar="DIR", help="serve wss and write the CA to DIR")
+    emulator.add_argument("--seed", type=int, help="seed of the fault and latency dice (default: random)")
+    emulator.add_argument("--onset", type=float, help="seconds after start when 'onset' windows open")
+    emulator.add_argument(
+        "--latency-scale", type=float, default=1.0, help="multiply every emulated latency (0: no waiting)"
+    )
     emulator.set_defaults(handler=_emulator)
 
     timeline = commands.add_parser("timeline", help="reconstruct regimes and onset intervals")
     _add_history_inputs(timeline)
     timeline.add_argument("--format", choices=["md", "json"], default="md")
+    timeline.add_argument("--step", type=float, help="Prometheus step in seconds (default: 60 or span/11000)")
     timeline.set_defaults(handler=_timeline)
 
     report = commands.add_parser("report", help="write the incident report")
     _add_history_inputs(report)
     report.add_argument("-o", "--output", help="Markdown file (default: stdout)")
     report.add_argument("--plot", metavar="FILE.png", help="draw the failure rate per model over time")
+    report.add_argument("--step", type=float, help="Prometheus step in seconds (default: 60 or span/11000)")
+    report.add_argument("-c", "--config", help="monitor config: URL, auth, setup payload, quotas")
     report.set_defaults(handler=_report)
 
     check = commands.add_parser("check-config", help="validate a config file; exit 2 when invalid")
@@ -110,15 +118,119 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    raise NotImplementedError("emulator")
+    import asyncio  # noqa: PLC0415 - sub-command imports stay inside their function (shared file)
+    import signal  # noqa: PLC0415
+
+    from monitor.emulator import ScenarioError, load_scenario, start_emulator  # noqa: PLC0415
+    from monitor.emulator.server import emulator_urls  # noqa: PLC0415
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as error:
+        print(f"live-monitor emulator: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with start_emulator(
+            scenario,
+            host=args.host,
+            port=args.port,
+            tls_dir=args.tls_self_signed,
+            seed=args.seed,
+            onset_seconds=args.onset,
+            latency_scale=args.latency_scale,
+        ) as running:
+            print(f"Live API emulator, scenario {scenario.name!r}, listening on {running.base_url}")
+            for label, url in emulator_urls(running):
+                print(f"  {label:<28} {url}")
+            if running.ca_file:
+                print(f"  CA certificate               {running.ca_file}")
+            print("Any non-empty API key is accepted unless the scenario lists accepted_keys. Ctrl-C stops.")
+            sys.stdout.flush()
+            await stop.wait()
+
+    try:
+        asyncio.run(serve())
+    except OSError as error:
+        print(f"live-monitor emulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _timeline(args: argparse.Namespace) -> int:
-    raise NotImplementedError("timeline")
+    import json  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from monitor.history import HistoryError, gather  # noqa: PLC0415
+    from monitor.report import render_timeline  # noqa: PLC0415
+    from monitor.timeline import build_timeline, cross_model, to_json  # noqa: PLC0415
+
+    try:
+        history = gather(
+            db=args.db, jsonl=args.jsonl, prometheus=args.prometheus, model=args.model,
+            since=args.since, until=args.until, step=args.step, now=datetime.now(UTC),
+        )  # fmt: skip
+    except HistoryError as error:
+        print(f"live-monitor timeline: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    timelines = [build_timeline(s) for s in history.series]
+    co_changes = cross_model(timelines, history.series)
+    if args.format == "json":
+        print(json.dumps({"source": history.source, **to_json(timelines, co_changes)}, indent=2))
+    else:
+        print(f"Source: {history.source}\n")
+        print(render_timeline(timelines, co_changes))
+    return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
-    raise NotImplementedError("report")
+    from datetime import UTC, datetime  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from monitor.history import HistoryError, gather  # noqa: PLC0415
+    from monitor.report import build_context, render_report, write_atomically, write_plot  # noqa: PLC0415
+    from monitor.settings import ConfigError, load_settings  # noqa: PLC0415
+    from monitor.timeline import build_timeline, cross_model  # noqa: PLC0415
+
+    for option, path in (("--output", args.output), ("--plot", args.plot)):
+        if path and not Path(path).resolve().parent.is_dir():
+            print(f"live-monitor report: {option} {path}: no such directory", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        settings = load_settings(args.config) if args.config else None
+    except ConfigError as error:
+        print(f"live-monitor report: -c {args.config}: {'; '.join(error.problems)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        history = gather(
+            db=args.db, jsonl=args.jsonl, prometheus=args.prometheus, model=args.model,
+            since=args.since, until=args.until, step=args.step, now=datetime.now(UTC),
+        )  # fmt: skip
+    except HistoryError as error:
+        print(f"live-monitor report: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    timelines = [build_timeline(s) for s in history.series]
+    co_changes = cross_model(timelines, history.series)
+    context = build_context(
+        source=history.source, records=history.records, series=history.series, co_changes=co_changes,
+        settings=settings,
+    )  # fmt: skip
+    text = render_report(timelines, co_changes, history.series, context)
+    try:
+        if args.plot:
+            write_plot(args.plot, timelines, history.series)
+        if args.output:
+            write_atomically(args.output, lambda temp: temp.write_text(text, encoding="utf-8"))
+    except OSError as error:
+        print(f"live-monitor report: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.output:
+        print(text)
+    return EXIT_OK
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -183,6 +183,7 @@ class Fault(_Strict):
 
 
 class CapabilityOverride(_Strict):
+    retired: bool = False  # the model is no longer served: setup gets the 1008 "not found" close
     client_content: bool | None = None
     function_calling: bool | None = None
     text_modality: bool | None = None

@@ -24,7 +24,7 @@ from monitor.emulator.state import EmulatorState
 from monitor.emulator.tls import self_signed_context
 from monitor.emulator.wire import ServerWire
 
-__all__ = ["GEMINI_V1BETA_PATH", "RunningEmulator", "build_app", "start_emulator"]
+__all__ = ["GEMINI_V1BETA_PATH", "RunningEmulator", "build_app", "emulator_urls", "start_emulator"]
 
 GEMINI_V1BETA_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 STATE_KEY = web.AppKey("emulator_state", EmulatorState)
@@ -138,6 +138,21 @@ class RunningEmulator:
     def url(self) -> str:
         """The Gemini API v1beta BidiGenerateContent URL."""
         return self.base_url + GEMINI_V1BETA_PATH
+
+
+def emulator_urls(emulator: RunningEmulator) -> list[tuple[str, str]]:
+    """(label, URL) of every method the emulator serves, for people to copy."""
+    gemini = "/ws/google.ai.generativelanguage.{}.GenerativeService.BidiGenerateContent"
+    return [
+        ("Gemini API v1beta", emulator.url),
+        ("Gemini API v1alpha", emulator.base_url + gemini.format("v1alpha")),
+        ("Gemini API v1", emulator.base_url + gemini.format("v1")),
+        ("Ephemeral tokens (v1alpha)", emulator.base_url + gemini.format("v1alpha") + "Constrained"),
+        (
+            "Vertex AI v1",
+            emulator.base_url + "/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent",
+        ),
+    ]
 
 
 @asynccontextmanager

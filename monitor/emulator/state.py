@@ -20,7 +20,10 @@ def apply_overrides(scenario: Scenario) -> dict[str, ModelCapabilities]:
     """The capability table with the scenario's per-model overrides applied."""
     table = dict(MODELS)
     for name, override in scenario.models.items():
-        changes = {k: v for k, v in override.model_dump().items() if v is not None}
+        if override.retired:
+            del table[name]
+            continue
+        changes = {k: v for k, v in override.model_dump(exclude={"retired"}).items() if v is not None}
         table[name] = dataclasses.replace(table[name], **changes)
     return table
 
