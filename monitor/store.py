@@ -252,6 +252,14 @@ class Store:
             parameters.append(limit)
         return self._read(sql, parameters, lambda c: [ProbeResult.from_record(json.loads(r[0])) for r in c])
 
+    def get(self, run_id: str) -> ProbeResult | None:
+        """The record with this run_id, if stored."""
+        return self._read(
+            "SELECT record FROM probe_records WHERE run_id = ?",
+            (run_id,),
+            lambda c: next((ProbeResult.from_record(json.loads(row[0])) for row in c), None),
+        )
+
     def count_by(
         self,
         *,

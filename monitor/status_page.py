@@ -1,0 +1,299 @@
+"""The status page: the numbers it shows (from the store) and its server-rendered HTML.
+
+Per (model, probe): the last turn, the success ratio over 1 h and 24 h with N, first-audio p50/p95, and the
+last failures, each a `<details>` element that expands to its wire trace (incident 000's "wire-level
+pattern") and timings. No JavaScript. Every string that reaches the page goes through `html.escape`: close
+reasons and details are server- or probe-controlled text. Records hold no secrets and no URLs; the page
+adds none.
+
+Ratio rule: `prober_error` turns (our own bugs) are left out of the ratio and its N, as they are never
+counted against the provider; they are still listed among the failures. Percentiles are nearest-rank over
+every turn in the window that received audio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape
+from typing import Final
+
+from monitor.metrics import ModelInfo
+from monitor.probe.outcome import Outcome, Phase, ProbeKind, TimingPhase
+from monitor.probe.record import ProbeResult, format_utc
+from monitor.store import Store
+
+__all__ = ["JobStatus", "WindowStats", "collect_status", "render_status_page"]
+
+WINDOWS: Final = (timedelta(hours=1), timedelta(hours=24))
+FAILURES_SHOWN: Final = 8
+_FAILURES: Final = tuple(o for o in Outcome if o is not Outcome.OK)
+_TURN_LABELS: Final = {
+    ProbeKind.TEXT: "turn sent (text probe)",
+    ProbeKind.AUDIO: "turn sent (audio probe: realtimeInput.audio + activityEnd)",
+    ProbeKind.TOOL: "turn sent (tool probe)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    window: timedelta
+    turns: int  # provider-judged turns (prober_error excluded)
+    ok: int
+    prober_errors: int
+    first_audio_p50: float | None
+    first_audio_p95: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.ok / self.turns if self.turns else None
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    model: str
+    probe: ProbeKind
+    last: ProbeResult | None
+    windows: tuple[WindowStats, ...]
+    failures: tuple[ProbeResult, ...]  # newest first
+
+
+def _nearest_rank(ascending: Sequence[float], quantile: float) -> float | None:
+    if not ascending:
+        return None
+    return ascending[max(0, math.ceil(quantile * len(ascending)) - 1)]
+
+
+def collect_status(store: Store, now: datetime) -> list[JobStatus]:
+    """Everything the page shows, read from the store (blocking: run it in a worker thread)."""
+    counts = {window: store.count_by(since=now - window) for window in WINDOWS}
+    jobs = []
+    for model, probe in store.jobs():
+        windows = []
+        for window, by_key in counts.items():
+            mine = [
+                (key.outcome, n) for key, n in by_key.items() if key.model == model and key.probe is probe
+            ]
+            bugs = sum(n for outcome, n in mine if outcome is Outcome.PROBER_ERROR)
+            latencies = store.first_audio_seconds(model=model, probe=probe, since=now - window)
+            windows.append(
+                WindowStats(
+                    window=window,
+                    turns=sum(n for _, n in mine) - bugs,
+                    ok=sum(n for outcome, n in mine if outcome is Outcome.OK),
+                    prober_errors=bugs,
+                    first_audio_p50=_nearest_rank(latencies, 0.5),
+                    first_audio_p95=_nearest_rank(latencies, 0.95),
+                )
+            )
+        last = store.query(model=model, probe=probe, limit=1, newest_first=True)
+        failures = store.query(
+            model=model, probe=probe, outcomes=_FAILURES, limit=FAILURES_SHOWN, newest_first=True
+        )
+        jobs.append(JobStatus(model, probe, last[0] if last else None, tuple(windows), tuple(failures)))
+    return jobs
+
+
+# -- rendering -----------------------------------------------------------------------------------------------
+
+_STYLE: Final = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; color: #1f2328; background: #fff; }
+h1 { font-size: 1.4rem; margin: 0 0 .2rem; } h2 { font-size: 1.2rem; margin: 1.6rem 0 .4rem; }
+h3 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
+.meta, .muted { color: #59636e; } a { color: #0969da; }
+table { border-collapse: collapse; margin: .4rem 0; }
+th, td { padding: .25rem .6rem; border-bottom: 1px solid #d1d9e0; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; font-weight: 600; }
+td.num, .num { text-align: right; font-variant-numeric: tabular-nums; }
+.ok { color: #1a7f37; font-weight: 600; } .failed { color: #cf222e; font-weight: 600; }
+.bug { color: #59636e; font-weight: 600; } .warn { color: #9a6700; font-weight: 600; }
+.badge { font-size: .75rem; border: 1px solid #d1d9e0; border-radius: 1em; padding: 0 .5em; color: #59636e; }
+details { border: 1px solid #d1d9e0; border-radius: 6px; margin: .3rem 0; padding: .2rem .6rem; }
+details[open] { background: #f6f8fa; } summary { cursor: pointer; }
+code, .wire td { font-family: ui-monospace, monospace; font-size: 13px; }
+.wire td.server { color: #8250df; } .wire td.client { color: #0969da; }
+.cols { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-start; }
+"""
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f} s"
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - moment).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def _outcome(outcome: Outcome) -> str:
+    css = {Outcome.OK: "ok", Outcome.PROBER_ERROR: "bug"}.get(outcome, "failed")
+    return f'<span class="{css}">{escape(outcome.value)}</span>'
+
+
+def _ratio(stats: WindowStats) -> str:
+    if stats.ratio is None:
+        return '<span class="muted">no turns</span>'
+    css = "ok" if stats.ratio >= 0.99 else "warn" if stats.ratio >= 0.9 else "failed"
+    bugs = f' <span class="muted">+{stats.prober_errors} prober_error</span>' if stats.prober_errors else ""
+    return f'<span class="{css}">{100 * stats.ratio:.1f} %</span> (N={stats.turns}){bugs}'
+
+
+def _percentiles(stats: WindowStats) -> str:
+    if stats.first_audio_p50 is None:
+        return '<span class="muted">—</span>'
+    return f"{_seconds(stats.first_audio_p50)} / {_seconds(stats.first_audio_p95)}"
+
+
+def _summary_row(job: JobStatus, now: datetime, aliases: Mapping[str, bool]) -> str:
+    badge = ""
+    if job.model in aliases:
+        badge = f' <span class="badge">{"alias" if aliases[job.model] else "pinned"}</span>'
+    if job.last is None:
+        last = '<span class="muted">no turns</span>'
+    else:
+        code = f" {job.last.code}" if job.last.code is not None else ""
+        ago = _ago(job.last.started_at, now)
+        last = f'{_outcome(job.last.outcome)}{escape(code)} <span class="muted">{ago}</span>'
+    cells = [
+        f'<a href="#{escape(_anchor(job))}">{escape(job.model)}</a>{badge}',
+        escape(job.probe.value),
+        last,
+        *(_ratio(stats) for stats in job.windows),
+        *(f'<span class="num">{_percentiles(stats)}</span>' for stats in job.windows),
+    ]
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _anchor(job: JobStatus) -> str:
+    return f"job-{job.model}-{job.probe.value}"
+
+
+def _wire_rows(result: ProbeResult) -> list[tuple[float, str, str]]:
+    """(seconds since the turn was sent, direction, what) in time order; runs of one kind collapsed."""
+    rows: list[tuple[float, str, str]] = []
+    setup_complete = next((t for kind, t in result.messages if kind == "setupComplete"), None)
+    setup = result.timings.get(TimingPhase.SETUP)
+    if setup_complete is not None and setup is not None:
+        rows.append((setup_complete - setup, "client", "setup"))
+    if result.phase not in (Phase.CONNECT, Phase.SETUP):
+        rows.append((0.0, "client", _TURN_LABELS[result.probe]))
+    index = 0
+    while index < len(result.messages):
+        kind, first = result.messages[index]
+        run = 1
+        while index + run < len(result.messages) and result.messages[index + run][0] == kind:
+            run += 1
+        last = result.messages[index + run - 1][1]
+        what = kind if run == 1 else f"{kind} x{run} (until {last:+.3f} s)"
+        if kind == "close":
+            code = "" if result.code is None else f" code={result.code}"
+            what = f'close{code} "{result.close_reason}"'
+        rows.append((first, "server", what))
+        index += run
+    return sorted(rows, key=lambda row: row[0])
+
+
+def _details(result: ProbeResult, *, is_open: bool) -> str:
+    code = "" if result.code is None else str(result.code)
+    summary = " · ".join(
+        part
+        for part in (
+            f"<time>{escape(format_utc(result.started_at))}</time>",
+            _outcome(result.outcome),
+            escape(code),
+            escape(result.cause.value),
+            escape(result.phase.value),
+            f"“{escape(result.close_reason)}”" if result.close_reason else "",
+        )
+        if part
+    )
+    wire = "".join(
+        f'<tr><td class="num">{t:+.3f} s</td><td class="{d}">{d} →</td><td>{escape(what)}</td></tr>'
+        for t, d, what in _wire_rows(result)
+    )
+    timings = "".join(
+        f"<tr><th>{escape(p.value)}</th><td class='num'>{_seconds(result.timings.get(p))}</td></tr>"
+        for p in TimingPhase
+    )
+    facts = [
+        ("run_id", result.run_id),
+        ("endpoint", result.endpoint),
+        ("vantage", result.vantage),
+        ("close initiator", result.close_initiator or "—"),
+        ("detail", result.detail or "—"),
+    ]
+    if result.recovery is not None:
+        recovery = result.recovery
+        facts.append(
+            ("recovery", f"{recovery.kind.value} {recovery.outcome.value} in {recovery.seconds:.3f} s")
+        )
+    facts_html = "".join(f"<tr><th>{escape(k)}</th><td><code>{escape(v)}</code></td></tr>" for k, v in facts)
+    link = f'<a href="?open={escape(result.run_id)}#run-{escape(result.run_id)}">link</a>'
+    return (
+        f'<details class="turn" id="run-{escape(result.run_id)}"{" open" if is_open else ""}>'
+        f"<summary>{summary} <span class='muted'>{link}</span></summary>"
+        f'<table class="wire"><tr><th>t since turn</th><th>from</th><th>message</th></tr>{wire}</table>'
+        f'<div class="cols"><table><tr><th colspan=2>timings</th></tr>{timings}</table>'
+        f"<table>{facts_html}</table></div></details>"
+    )
+
+
+def render_status_page(
+    jobs: Sequence[JobStatus],
+    *,
+    now: datetime,
+    selected: ProbeResult | None = None,
+    open_run_id: str | None = None,
+    models: Sequence[ModelInfo] = (),
+    refresh_seconds: int = 60,
+) -> str:
+    """The whole HTML document. `open_run_id` opens that turn's details (`selected` is shown on top if it is
+    not among the failures listed); auto-refresh is off while a turn is open, so it does not collapse."""
+    aliases = {info.model: info.alias for info in models}
+    head_cells = ["Model", "Probe", "Last turn"]
+    head_cells += [f"Success {_window(w)}" for w in WINDOWS]
+    head_cells += [f"First audio p50 / p95 ({_window(w)})" for w in WINDOWS]
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in head_cells)
+    rows = "".join(_summary_row(job, now, aliases) for job in jobs)
+    listed = {failure.run_id for job in jobs for failure in job.failures}
+    sections = []
+    if open_run_id is not None and open_run_id not in listed:
+        if selected is None:
+            sections.append(
+                f"<p class='failed'>No record with run_id <code>{escape(open_run_id)}</code>.</p>"
+            )
+        else:
+            sections.append("<h3>Selected turn</h3>" + _details(selected, is_open=True))
+    for job in jobs:
+        failures = "".join(_details(f, is_open=f.run_id == open_run_id) for f in job.failures)
+        sections.append(
+            f'<section id="{escape(_anchor(job))}"><h3>{escape(job.model)} · {escape(job.probe.value)}</h3>'
+            + (failures or '<p class="muted">No failures stored.</p>')
+            + "</section>"
+        )
+    refresh = f'<meta http-equiv="refresh" content="{refresh_seconds}">' if open_run_id is None else ""
+    body = (
+        "<h1>Gemini Live API monitor</h1>"
+        f'<p class="meta">{escape(format_utc(now))} · '
+        '<a href="/metrics">/metrics</a> · <a href="/api/results?since=1h">/api/results</a> · '
+        '<a href="/healthz">/healthz</a></p>'
+        + (f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>" if jobs else "")
+        + ("" if jobs else '<p class="muted">No probe turns stored yet.</p>')
+        + "<h2>Last failures</h2>"
+        + "".join(sections)
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"{refresh}<title>live-monitor status</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def _window(window: timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return f"{hours:g} h"

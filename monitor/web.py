@@ -1,0 +1,177 @@
+"""The daemon's web app: `/metrics`, `/healthz`, the status page `/` and the records API `/api/results`.
+
+One aiohttp Application, built by `build_app` from the registry, the store and a health check; it owns no
+state of its own. Store reads run in a worker thread so a status-page render never stalls the event loop
+(and with it the probes' timing marks). `docs/web.md` documents the endpoints and their parameters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Protocol, TypeVar
+
+from aiohttp import web
+from multidict import MultiMapping
+from prometheus_client import CollectorRegistry
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.metrics import ModelInfo
+from monitor.probe.outcome import Outcome, ProbeKind
+from monitor.probe.record import ProbeResult, parse_utc
+from monitor.status_page import collect_status, render_status_page
+from monitor.store import Store
+
+__all__ = ["API_MAX_LIMIT", "HealthCheck", "HealthStatus", "build_app"]
+
+API_DEFAULT_LIMIT: Final = 1000
+API_MAX_LIMIT: Final = 10000
+_API_PARAMETERS: Final = ("model", "probe", "since", "until", "outcome", "limit")
+_RELATIVE: Final = re.compile(r"(\d+(?:\.\d+)?)(s|m|h|d)")
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class HealthStatus:
+    healthy: bool
+    detail: Mapping[str, object]
+
+
+class HealthCheck(Protocol):
+    """Implemented by the scheduler: alive, and probes completing on schedule."""
+
+    def check(self) -> HealthStatus: ...
+
+
+class _BadParameterError(Exception):
+    """A query parameter broke a rule; the message names the parameter."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ResultsQuery:
+    model: str | None = None
+    probe: ProbeKind | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    outcomes: tuple[Outcome, ...] | None = None
+    limit: int = API_DEFAULT_LIMIT
+
+
+def build_app(
+    *,
+    registry: CollectorRegistry,
+    store: Store,
+    health: HealthCheck,
+    clock: Clock = SYSTEM_CLOCK,
+    models: Sequence[ModelInfo] = (),
+) -> web.Application:
+    """The web app. `models` (optional) marks aliases and pinned versions on the status page."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        status = health.check()
+        body = json.dumps({"healthy": status.healthy, "detail": status.detail}, default=str)
+        return web.json_response(text=body, status=200 if status.healthy else 503)
+
+    async def results(request: web.Request) -> web.Response:
+        try:
+            query = _parse_results_query(request.query, clock.now())
+        except _BadParameterError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+
+        def read() -> list[ProbeResult]:
+            # One more than asked says whether the answer was cut; newest first so the limit keeps the latest.
+            return store.query(
+                model=query.model,
+                probe=query.probe,
+                since=query.since,
+                until=query.until,
+                outcomes=query.outcomes,
+                limit=query.limit + 1,
+                newest_first=True,
+            )
+
+        found = await asyncio.to_thread(read)
+        headers = {"X-Results-Truncated": "true" if len(found) > query.limit else "false"}
+        records = [result.to_record() for result in reversed(found[: query.limit])]
+        return web.json_response(records, headers=headers)
+
+    async def status_page(request: web.Request) -> web.Response:
+        now = clock.now()
+        open_run_id = request.query.get("open") or None
+        jobs = await asyncio.to_thread(collect_status, store, now)
+        selected = await asyncio.to_thread(store.get, open_run_id) if open_run_id else None
+        html = render_status_page(jobs, now=now, selected=selected, open_run_id=open_run_id, models=models)
+        return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_get("/metrics", make_aiohttp_handler(registry))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/results", results)
+    app.router.add_get("/", status_page)
+    return app
+
+
+def _parse_results_query(params: MultiMapping[str], now: datetime) -> _ResultsQuery:
+    """The `/api/results` parameters, checked; _BadParameterError names the parameter and the rule."""
+    unknown = sorted(set(params) - set(_API_PARAMETERS))
+    if unknown:
+        raise _BadParameterError(f"{unknown[0]}: unknown parameter; allowed: {', '.join(_API_PARAMETERS)}")
+    repeated = sorted(key for key in set(params) if key != "outcome" and len(params.getall(key)) > 1)
+    if repeated:
+        raise _BadParameterError(f"{repeated[0]}: given more than once")
+    since = _moment("since", params["since"], now) if "since" in params else None
+    until = _moment("until", params["until"], now) if "until" in params else None
+    if since is not None and until is not None and since >= until:
+        raise _BadParameterError("since: must be earlier than until")
+    outcomes = None
+    if "outcome" in params:
+        values = [value for item in params.getall("outcome") for value in item.split(",") if value]
+        outcomes = tuple(_enum(Outcome, "outcome", value) for value in values)
+    return _ResultsQuery(
+        model=params.get("model"),
+        probe=_enum(ProbeKind, "probe", params["probe"]) if "probe" in params else None,
+        since=since,
+        until=until,
+        outcomes=outcomes,
+        limit=_limit(params["limit"]) if "limit" in params else API_DEFAULT_LIMIT,
+    )
+
+
+def _limit(value: str) -> int:
+    try:
+        limit = int(value)
+    except ValueError:
+        raise _BadParameterError(f"limit: must be an integer, got {value!r}") from None
+    if not 1 <= limit <= API_MAX_LIMIT:
+        raise _BadParameterError(f"limit: must be between 1 and {API_MAX_LIMIT}, got {limit}")
+    return limit
+
+
+_E = TypeVar("_E", ProbeKind, Outcome)
+
+
+def _enum(kind: type[_E], name: str, value: str) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise _BadParameterError(f"{name}: {value!r} is not one of {allowed}") from None
+
+
+def _moment(name: str, value: str, now: datetime) -> datetime:
+    """An ISO 8601 time with a zone (`2026-05-27T17:00:00Z`), or a look-back: `90s`, `15m`, `24h`, `7d`."""
+    relative = _RELATIVE.fullmatch(value)
+    if relative:
+        return now - timedelta(seconds=float(relative[1]) * _UNITS[relative[2]])
+    try:
+        return parse_utc(value)
+    except ValueError:
+        raise _BadParameterError(
+            f"{name}: {value!r} is neither an ISO 8601 time with a zone (2026-05-27T17:00:00Z) "
+            "nor a look-back such as 15m, 24h or 7d"
+        ) from None
