@@ -81,7 +81,7 @@ def _results_table() -> PanelBuilder:
         "Results by model",
         "Incident 000's results table, live: for each model over the selected range, how many turns ended in "
         "each outcome class, how many were 1011 closes, and what share failed (our own prober errors and "
-        "quota/auth failures excluded). Rows are sorted by family, so an alias sits next to its pinned "
+        "quota/auth failures excluded)? Rows are sorted by family, so an alias sits next to its pinned "
         "versions; `alias` is true for a moving alias.",
         "short",
         queries,

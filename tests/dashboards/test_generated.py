@@ -1,0 +1,63 @@
+"""The committed dashboards and docs are exactly what the generator renders today."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from dashboards.generate import DASHBOARD_DIR, DASHBOARDS, DOCS_PATH, render_all
+
+from .conftest import load_dashboards
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_regenerating_yields_the_committed_files() -> None:
+    rendered = render_all()
+    assert set(rendered) == {DASHBOARD_DIR / name for name in DASHBOARDS} | {DOCS_PATH}
+    for path, text in rendered.items():
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run python dashboards/generate.py"
+
+
+def test_committed_json_files_are_exactly_the_generated_set() -> None:
+    # A dashboard deleted from the code must not linger in the provisioned directory.
+    assert sorted(p.name for p in DASHBOARD_DIR.glob("*.json")) == sorted(DASHBOARDS)
+
+
+def test_the_script_checks_staleness_from_the_command_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "dashboards/generate.py", "--check"],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboards_use_a_current_schema_and_unique_uids() -> None:
+    dashboards = load_dashboards()
+    # The pinned SDK build (11.6 flavour) emits schemaVersion 41; the 10.1 flavour would emit 36.
+    assert {d["schemaVersion"] for d in dashboards.values()} == {41}
+    uids = [d["uid"] for d in dashboards.values()]
+    assert len(set(uids)) == len(uids) == 4
+    titles = {d["title"] for d in dashboards.values()}
+    assert titles == {
+        "Gemini Live — Overview",
+        "Gemini Live — Model comparison",
+        "Gemini Live — Failures and recovery",
+        "Gemini Live — Monitor health",
+    }
+
+
+def test_docs_show_every_panel_and_query() -> None:
+    docs = DOCS_PATH.read_text(encoding="utf-8")
+    for dashboard in load_dashboards().values():
+        assert f"## {dashboard['title']}" in docs
+        for panel in dashboard["panels"]:
+            assert panel["title"] in docs
+            for target in panel.get("targets", []):
+                assert target["expr"] in docs
+    assert json.dumps("/var/lib/grafana/dashboards")[1:-1] in docs
