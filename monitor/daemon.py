@@ -136,12 +136,9 @@ async def _serve(
     store = Store(settings.store.path)
     registry = CollectorRegistry()
     metrics = ProbeMetrics(registry)
-    for model in settings.models:
-        metrics.register_targets(
-            settings.endpoint_of(model).name,
-            [ModelInfo(model=model.id, family=model.family, alias=model.alias)],
-            settings.kinds_of(model),
-        )
+    infos = [ModelInfo(model=m.id, family=m.family, alias=m.alias) for m in settings.models]
+    for model, info in zip(settings.models, infos, strict=True):
+        metrics.register_targets(settings.endpoint_of(model).name, [info], settings.kinds_of(model))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -165,7 +162,7 @@ async def _serve(
                 ),
             )
             runner = aioweb.AppRunner(
-                build_app(registry=registry, store=store, health=scheduler), access_log=None
+                build_app(registry=registry, store=store, health=scheduler, models=infos), access_log=None
             )
             await runner.setup()
             site = aioweb.TCPSite(runner, listen[0], listen[1])

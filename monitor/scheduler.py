@@ -116,6 +116,7 @@ class ProbeScheduler:
         budgets: SessionBudgets,
         clock: Clock = SYSTEM_CLOCK,
         start_delay: float = 1.0,
+        hang_slack: float = HANG_SLACK_SECONDS,
     ) -> None:
         ids = [job.id for job in jobs]
         if len(set(ids)) != len(ids):
@@ -127,6 +128,7 @@ class ProbeScheduler:
         self._metrics = metrics
         self._clock = clock
         self._start_delay = start_delay
+        self._hang_slack = hang_slack
         self._log = get_logger("monitor.scheduler")
         endpoints = {job.target.endpoint for job in jobs}
         self._quotas = {
@@ -241,7 +243,7 @@ class ProbeScheduler:
                 inflight.inc()
                 started = datetime.now(UTC)
                 try:
-                    deadline = job.target.budgets.total + HANG_SLACK_SECONDS
+                    deadline = job.target.budgets.total + self._hang_slack
                     return await asyncio.wait_for(self._probe(job.target, job.kind, run_id), deadline)
                 except TimeoutError:
                     return _prober_error(job, run_id, started, "probe overran its phase budgets (hung)")
