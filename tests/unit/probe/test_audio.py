@@ -1,0 +1,68 @@
+"""The shipped spoken prompt and the checks on returned audio."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+
+from monitor.live.messages import AudioChunk
+from monitor.probe.audio import CHUNK_BYTES, SILENCE_RMS, check_audio, prompt_chunks, prompt_pcm
+from tests.unit.live.scripted_server import speech
+
+PCM24 = "audio/pcm;rate=24000"
+
+
+def test_prompt_is_a_few_seconds_of_real_speech() -> None:
+    """16 kHz s16le mono, 2-8 s long, clearly above the silence threshold (it is speech, not a tone)."""
+    samples = np.frombuffer(prompt_pcm(), dtype="<i2")
+    seconds = samples.size / 16_000
+    assert 2.0 <= seconds <= 8.0
+    assert float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) > 10 * SILENCE_RMS
+
+
+def test_prompt_chunks_are_100ms() -> None:
+    chunks = prompt_chunks()
+    assert CHUNK_BYTES == 3200
+    assert all(len(chunk) == 3200 for chunk in chunks)
+    assert b"".join(chunks).startswith(prompt_pcm())
+
+
+def test_partial_last_chunk_is_padded_with_silence() -> None:
+    assert prompt_chunks(b"\x01\x00" * 1700) == [b"\x01\x00" * 1600, b"\x01\x00" * 100 + b"\x00" * 3000]
+
+
+def _pcm(samples: np.ndarray) -> str:
+    return base64.b64encode(samples.astype("<i2").tobytes()).decode()
+
+
+@pytest.mark.parametrize(
+    ("chunks", "problem"),
+    [
+        pytest.param([AudioChunk(PCM24, speech(0.5))], "", id="speech"),
+        pytest.param([AudioChunk("audio/pcm", speech(0.5))], "", id="bare-pcm-is-24k"),
+        pytest.param([AudioChunk(PCM24, speech(0.2))] * 3, "", id="several-chunks"),
+        pytest.param([AudioChunk(PCM24, speech(0.1))], "under the", id="too-short"),
+        pytest.param([AudioChunk(PCM24, _pcm(np.zeros(24_000)))], "silent", id="digital-silence"),
+        pytest.param(
+            [AudioChunk(PCM24, _pcm(np.random.default_rng(1).integers(-20, 20, 24_000)))],
+            "silent",
+            id="dither",
+        ),
+        pytest.param([AudioChunk("audio/pcm;rate=16000", speech(0.5))], "mimeType", id="wrong-rate"),
+        pytest.param([AudioChunk("audio/mp3", speech(0.5))], "mimeType", id="wrong-type"),
+        pytest.param(
+            [AudioChunk(PCM24, base64.b64encode(b"\x01\x02\x03").decode())], "odd byte", id="odd-bytes"
+        ),
+        pytest.param([AudioChunk(PCM24, "not base64!")], "not base64", id="bad-base64"),
+        pytest.param([], "under the", id="no-audio"),
+    ],
+)
+def test_check_audio(chunks: list[AudioChunk], problem: str) -> None:
+    result = check_audio(chunks)
+    assert (problem in result.problem) if problem else result.problem == ""
+
+
+def test_duration_is_measured_at_24_khz() -> None:
+    assert check_audio([AudioChunk(PCM24, speech(0.5))] * 2).seconds == pytest.approx(1.0)
