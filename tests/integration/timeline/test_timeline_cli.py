@@ -1,0 +1,162 @@
+"""`live-monitor timeline` and `report` as subprocesses: JSONL and store inputs, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.store import Store
+from tests.integration.timeline.records import ALIAS, PINNED, incident_records, write_jsonl
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def jsonl(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "records.jsonl", incident_records())
+
+
+def test_timeline_json_finds_the_onset_and_the_clean_pinned_model(jsonl: Path) -> None:
+    result = _run("timeline", "--jsonl", str(jsonl), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    by_model = {s["model"]: s for s in document["series"]}
+    alias = by_model[ALIAS]
+    assert len(alias["regimes"]) == 2
+    onset = alias["onsets"][0]
+    # Truth: probe 300 (16:00 + 300 x 30 s = 18:30:00) is the first of the 85% regime.
+    assert onset["after"] <= "2026-05-27T18:30:00.000Z" <= onset["before"]
+    assert alias["excluded_prober_errors"] == 1
+    assert alias["regimes"][1]["failures_by_class"] == {"server_close 1011": alias["regimes"][1]["failures"]}
+    assert len(by_model[PINNED]["regimes"]) == 1
+    (change,) = document["co_changes"]
+    assert [c["model"] for c in change["changed"]] == [ALIAS]
+    (pinned,) = [w for w in change["window"] if w["model"] == PINNED]
+    assert pinned["failures"] == 0
+    assert pinned["trials"] >= 100
+
+
+def test_timeline_markdown_names_the_onset_window(jsonl: Path) -> None:
+    result = _run("timeline", "--jsonl", str(jsonl), "--model", ALIAS)
+    assert result.returncode == 0, result.stderr
+    assert "| Window (UTC) | Turns | Failures |" in result.stdout
+    assert "change between 2026-05-27 18:2" in result.stdout
+    assert PINNED not in result.stdout
+
+
+def test_report_from_the_store_has_incident_sections_and_plot(tmp_path: Path) -> None:
+    db = tmp_path / "store.sqlite3"
+    store = Store(db)
+    for record in incident_records():
+        store.append(record)
+    store.close()
+    out, plot = tmp_path / "report.md", tmp_path / "rate.png"
+    result = _run("report", "--db", str(db), "-o", str(out), "--plot", str(plot))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    sections = [
+        "Summary",
+        "Timeline",
+        "Reproduction",
+        "Results per model",
+        "Wire-level pattern",
+        "Environment",
+    ]
+    for section in sections:
+        assert f"## {section}" in text
+    assert f"live-monitor probe --model {ALIAS} --probe text -n 10" in text
+    assert f'"model": "models/{ALIAS}"' in text
+    assert "`setupComplete → sessionResumptionUpdate → close 1011`" in text
+    assert f"| {PINNED} | text |" in text
+    assert f"unchanged: {PINNED} (text): 0/" in text
+    assert "(clean)" in text
+    assert "Vantages: us-west-a" in text
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def _assert_usage_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_jsonl_line_is_named(tmp_path: Path, jsonl: Path) -> None:
+    lines = jsonl.read_text(encoding="utf-8").splitlines()
+    lines[6] = lines[6][:40]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "report.md"
+    result = _run("report", "--jsonl", str(bad), "-o", str(out), "--plot", str(tmp_path / "p.png"))
+    _assert_usage_error(result, "line 7", "not JSON")
+    assert sorted(tmp_path.iterdir()) == sorted([bad, jsonl])
+
+
+def test_invalid_record_field_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"run_id": "a", "started_at": "2026-05-27T17:00:00Z", "model": "m", "probe": "video",'
+                   ' "outcome": "ok"}\n', encoding="utf-8")  # fmt: skip
+    _assert_usage_error(_run("timeline", "--jsonl", str(bad)), "line 1", "video")
+
+
+def test_empty_store_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "empty.sqlite3"
+    Store(db).close()
+    out = tmp_path / "report.md"
+    _assert_usage_error(_run("report", "--db", str(db), "-o", str(out)), "empty")
+    assert not out.exists()
+
+
+def test_missing_store_is_refused(tmp_path: Path) -> None:
+    _assert_usage_error(_run("timeline", "--db", str(tmp_path / "nope.sqlite3")), "no such store")
+    assert not (tmp_path / "nope.sqlite3").exists()
+
+
+def test_unknown_model_lists_the_known_ones(tmp_path: Path, jsonl: Path) -> None:
+    out = tmp_path / "r.md"
+    result = _run("report", "--jsonl", str(jsonl), "--model", "gemini-9", "-o", str(out))
+    _assert_usage_error(result, "unknown model 'gemini-9'", ALIAS)
+    assert not out.exists()
+
+
+def test_unreachable_prometheus_is_refused(tmp_path: Path) -> None:
+    with socket.socket() as probe_socket:  # a port nobody listens on: bound, then closed
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    out = tmp_path / "r.md"
+    result = _run(
+        "report",
+        "--prometheus",
+        f"http://127.0.0.1:{port}",
+        "-o",
+        str(out),
+        "--plot",
+        str(tmp_path / "p.png"),
+    )
+    _assert_usage_error(result, "cannot reach Prometheus")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_source_and_bad_times_are_refused(jsonl: Path) -> None:
+    _assert_usage_error(_run("timeline"), "--db", "--jsonl", "--prometheus")
+    _assert_usage_error(_run("timeline", "--jsonl", str(jsonl), "--since", "yesterday"), "--since")
+    _assert_usage_error(
+        _run("timeline", "--jsonl", str(jsonl), "--since", "2030-01-01T00:00:00Z"), "no probe records"
+    )
+
+
+def test_output_into_a_missing_directory_is_refused(tmp_path: Path, jsonl: Path) -> None:
+    result = _run("report", "--jsonl", str(jsonl), "-o", str(tmp_path / "missing" / "r.md"))
+    _assert_usage_error(result, "no such directory")

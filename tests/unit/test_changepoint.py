@@ -1,0 +1,120 @@
+"""Accuracy of the change-point mathematics on seeded simulated Bernoulli series (docs/timeline.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from monitor.changepoint import credible_interval, onset_log_posterior, pelt, penalty, wilson_interval
+
+BASELINE = 1500
+AFTER = 200
+
+
+def _series(rng: np.random.Generator, sims: int, p0: float, p1: float) -> np.ndarray:
+    before = rng.random((sims, BASELINE)) < p0
+    after = rng.random((sims, AFTER)) < p1
+    return np.concatenate((before, after), axis=1).astype(np.int64)
+
+
+def _intervals(failures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return credible_interval(onset_log_posterior(failures, np.ones_like(failures)))
+
+
+def test_onset_interval_for_1011_storm_covers_and_is_narrow() -> None:
+    """Incident 000's shape: 1500 turns at 1%, then 200 at 80%."""
+    failures = _series(np.random.default_rng(20260527), 200, 0.01, 0.80)
+    lo, hi = _intervals(failures)
+    coverage = np.mean((lo <= BASELINE) & (hi >= BASELINE))
+    width = hi - lo + 1  # probe intervals between the last old-regime probe and the first new-regime one
+    assert coverage >= 0.93
+    assert np.median(width) <= 3
+
+
+def test_onset_interval_for_small_shift_covers_at_nominal_rate() -> None:
+    """1% -> 10%: wide (median ~80 probe intervals) but honest. 1000 simulations: the standard error of a
+    95% coverage is 0.7 pp, so >= 93% (3 standard errors) is the nominal rate within simulation noise."""
+    failures = _series(np.random.default_rng(7), 1000, 0.01, 0.10)
+    lo, hi = _intervals(failures)
+    coverage = np.mean((lo <= BASELINE) & (hi >= BASELINE))
+    width = np.median(hi - lo + 1)
+    assert coverage >= 0.93
+    assert 20 <= width <= 200  # documented as ~80 in docs/timeline.md
+
+
+def test_pelt_finds_exactly_the_one_change_of_the_1011_storm() -> None:
+    failures = _series(np.random.default_rng(3), 200, 0.01, 0.80)
+    ones = np.ones(failures.shape[1], dtype=np.int64)
+    found = [pelt(row, ones) for row in failures]
+    assert sum(len(changes) == 1 for changes in found) >= 0.99 * len(found)
+    assert np.median([abs(c[0] - BASELINE) for c in found if c]) <= 1
+
+
+@pytest.mark.parametrize("rate", [0.01, 0.2])
+def test_series_without_change_is_one_regime(rate: float) -> None:
+    rng = np.random.default_rng(11)
+    failures = (rng.random((200, BASELINE + AFTER)) < rate).astype(np.int64)
+    ones = np.ones(failures.shape[1], dtype=np.int64)
+    single = sum(not pelt(row, ones) for row in failures)
+    assert single >= 0.95 * 200
+
+
+def test_pelt_recovers_several_regimes() -> None:
+    """Onset, recovery and a smaller relapse (alerting-and-detection.md 3.2's multi-regime check)."""
+    rng = np.random.default_rng(5)
+    rates = [(1500, 0.01), (120, 0.8), (300, 0.01), (400, 0.3)]
+    failures = np.concatenate([rng.random(n) < p for n, p in rates]).astype(np.int64)
+    changes = pelt(failures, np.ones_like(failures))
+    assert len(changes) == 3
+    # The 1% -> 30% onset is ~15 probes uncertain (the posterior interval's median width), the others ~3.
+    for found, truth, tolerance in zip(changes, (1500, 1620, 1920), (3, 3, 30), strict=True):
+        assert abs(found - truth) <= tolerance
+
+
+def test_pelt_on_binned_counts_matches_the_bins() -> None:
+    """Prometheus steps: 2 trials per bin; the change is found at the right bin."""
+    rng = np.random.default_rng(9)
+    trials = np.full(900, 2, dtype=np.int64)
+    rate = np.where(np.arange(900) < 750, 0.01, 0.8)
+    failures = rng.binomial(trials, rate).astype(np.int64)
+    changes = pelt(failures, trials)
+    assert len(changes) == 1
+    assert abs(changes[0] - 750) <= 1
+    lo, hi = credible_interval(onset_log_posterior(failures, trials))
+    assert lo <= 750 <= hi
+
+
+def test_posterior_is_exact_against_direct_lgamma() -> None:
+    failures = np.array([0, 0, 1, 0, 1, 1, 1, 0, 1, 1], dtype=np.int64)
+    trials = np.ones_like(failures)
+    got = np.exp(onset_log_posterior(failures, trials))
+
+    def log_beta(f: int, n: int) -> float:
+        return math.lgamma(0.5 + f) + math.lgamma(0.5 + n - f) - math.lgamma(1.0 + n)
+
+    raw = [
+        -math.inf
+        if k == 0
+        else log_beta(int(failures[:k].sum()), k) + log_beta(int(failures[k:].sum()), 10 - k)
+        for k in range(10)
+    ]
+    top = max(raw)
+    expected = np.exp(np.array(raw) - top)
+    expected /= expected.sum()
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_wilson_interval_matches_the_textbook_value() -> None:
+    # 9 of 10 (incident 000's -latest at 17:42): Wilson 95% = 0.596-0.982.
+    low, high = wilson_interval(9, 10)
+    assert low == pytest.approx(0.5958, abs=1e-4)
+    assert high == pytest.approx(0.9821, abs=1e-4)
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0
+    assert high == pytest.approx(0.1611, abs=1e-4)
+
+
+def test_penalty_grows_with_length() -> None:
+    assert penalty(2000) > penalty(200) > 0
