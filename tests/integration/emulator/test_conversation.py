@@ -71,7 +71,7 @@ async def test_manual_activity_answers_only_after_activity_end(emulator: Running
         for _ in range(5):
             await client.send(audio_chunk(0.1))
         with pytest.raises(asyncio.TimeoutError):
-            await client.receive(timeout=0.3)
+            await client.receive(wait=0.3)
         await client.send({"realtimeInput": {"activityEnd": {}}})
         await client.until("sessionResumptionUpdate")
         await client.until("sessionResumptionUpdate")

@@ -55,13 +55,14 @@ async def test_snake_case_everywhere_is_accepted(emulator: RunningEmulator) -> N
         ),
         pytest.param(
             {"client_content": {"turns": [{"parts": [{"text": "a", "textColour": "red"}]}]}},
-            "Invalid JSON payload received. Unknown name \"textColour\" at 'client_content.turns[0].parts[0]': "
-            "Cannot find field.",
+            'Invalid JSON payload received. Unknown name "textColour" at '
+            "'client_content.turns[0].parts[0]': Cannot find field.",
             id="snake-path",
         ),
         pytest.param(
             {"realtimeInput": {"audio_blob": {}}},
-            "Invalid JSON payload received. Unknown name \"audio_blob\" at 'realtime_input': Cannot find field.",
+            "Invalid JSON payload received. Unknown name \"audio_blob\" at 'realtime_input': "
+            "Cannot find field.",
             id="realtime-input",
         ),
         pytest.param(
@@ -158,7 +159,10 @@ async def test_text_modality_is_refused_by_audio_models(emulator: RunningEmulato
     async with connect(emulator.url) as client:
         await client.send(setup(model, generationConfig={"responseModalities": ["TEXT"]}))
         seen = await client.until_end()
-    full = f"The requested combination of response modalities (TEXT) is not supported by the model. models/{model}"
+    full = (
+        "The requested combination of response modalities (TEXT) is not supported by the model. "
+        f"models/{model}"
+    )
     assert (seen.close_code, seen.close_reason) == (1007, full.encode()[:123].decode())
 
 
@@ -207,7 +211,7 @@ async def test_client_content_per_capability(emulator: RunningEmulator, model: s
 
 
 async def test_client_content_seeds_history_when_allowed(emulator: RunningEmulator) -> None:
-    """With historyConfig.initialHistoryInClientContent, 3.1 takes clientContent as history, then answers text."""
+    """With initialHistoryInClientContent, 3.1 takes clientContent as history, then answers text."""
     async with connect(emulator.url) as client:
         await client.send(
             setup("gemini-3.1-flash-live-preview", historyConfig={"initialHistoryInClientContent": True})

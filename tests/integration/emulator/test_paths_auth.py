@@ -1,4 +1,4 @@
-"""Every URL path and every way of passing the credential reaches setupComplete; wrong ones fail as the service does."""
+"""Every URL path and credential form reaches setupComplete; wrong ones fail as the service does."""
 
 from __future__ import annotations
 

@@ -85,9 +85,9 @@ class Client:
         else:
             await self.ws.send_str(text)
 
-    async def receive(self, timeout: float = 5.0) -> dict[str, Any] | None:
+    async def receive(self, wait: float = 5.0) -> dict[str, Any] | None:
         """The next server message, or None when the socket ended (see `seen.close_code`)."""
-        frame = await self.ws.receive(timeout=timeout)
+        frame = await self.ws.receive(timeout=wait)
         if frame.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
             self.seen.frame_types.append(frame.type)
             message: dict[str, Any] = json.loads(frame.data)
@@ -97,15 +97,15 @@ class Client:
         self.seen.close_reason = str(frame.extra or "")
         return None
 
-    async def until(self, key: str, timeout: float = 5.0) -> dict[str, Any] | None:
+    async def until(self, key: str, wait: float = 5.0) -> dict[str, Any] | None:
         """Read until a message with `key` (or serverContent.`key`) arrives or the socket ends."""
-        while (message := await self.receive(timeout)) is not None:
+        while (message := await self.receive(wait)) is not None:
             if key in message or key in message.get("serverContent", {}):
                 return message
         return None
 
-    async def until_end(self, timeout: float = 5.0) -> Transcript:
-        while await self.receive(timeout) is not None:
+    async def until_end(self, wait: float = 5.0) -> Transcript:
+        while await self.receive(wait) is not None:
             pass
         return self.seen
 
