@@ -82,7 +82,7 @@ async def test_close_mid_stream_after_k_chunks(emulator_with: EmulatorFactory, a
 
 
 async def test_close_with_any_code_and_literal_reason(emulator_with: EmulatorFactory) -> None:
-    """A reason that is not a catalogue name is sent verbatim, cut to 123 bytes without splitting a character."""
+    """A non-catalogue reason is sent verbatim, cut to 123 bytes without splitting a character."""
     reason = "Überlastung " * 20
     faults = [{"kind": "close", "code": 4003, "reason": reason, "at": "after_setup_complete"}]
     async with emulator_with(faults=faults) as emulator, connect(emulator.url) as client:
@@ -138,11 +138,13 @@ async def test_hang_mid_stream_and_after_tool_response(emulator_with: EmulatorFa
 
 
 async def test_hang_at_upgrade_never_answers(emulator_with: EmulatorFactory) -> None:
-    async with emulator_with(faults=[{"kind": "hang", "at": "upgrade"}]) as emulator:
-        async with aiohttp.ClientSession() as http:
-            with pytest.raises(asyncio.TimeoutError):
-                async with asyncio.timeout(0.5):
-                    await http.ws_connect(emulator.url, headers={"x-goog-api-key": "k"})
+    async with (
+        emulator_with(faults=[{"kind": "hang", "at": "upgrade"}]) as emulator,
+        aiohttp.ClientSession() as http,
+    ):
+        with pytest.raises(asyncio.TimeoutError):
+            async with asyncio.timeout(0.5):
+                await http.ws_connect(emulator.url, headers={"x-goog-api-key": "k"})
 
 
 @pytest.mark.parametrize(
@@ -165,21 +167,25 @@ async def test_tcp_drop_gives_1006(emulator_with: EmulatorFactory, at: str, tool
 
 
 async def test_tcp_drop_at_upgrade(emulator_with: EmulatorFactory) -> None:
-    async with emulator_with(faults=[{"kind": "tcp_drop", "at": "upgrade"}]) as emulator:
-        async with aiohttp.ClientSession() as http:
-            with pytest.raises(aiohttp.ClientConnectionError):
-                await http.ws_connect(emulator.url, headers={"x-goog-api-key": "k"})
+    async with (
+        emulator_with(faults=[{"kind": "tcp_drop", "at": "upgrade"}]) as emulator,
+        aiohttp.ClientSession() as http,
+    ):
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.ws_connect(emulator.url, headers={"x-goog-api-key": "k"})
 
 
 @pytest.mark.parametrize("status", [401, 403, 404, 429, 500, 503])
 async def test_http_status_at_upgrade(emulator_with: EmulatorFactory, status: int) -> None:
     """The upgrade is answered with the status and Google's JSON error body (429: RESOURCE_EXHAUSTED)."""
-    async with emulator_with(faults=[{"kind": "http_status", "status": status}]) as emulator:
-        async with aiohttp.ClientSession() as http:
-            with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
-                await http.ws_connect(emulator.url, headers={"x-goog-api-key": "k"})
-            async with http.get(emulator.url) as plain:
-                body = await plain.json()
+    async with (
+        emulator_with(faults=[{"kind": "http_status", "status": status}]) as emulator,
+        aiohttp.ClientSession() as http,
+    ):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+            await http.ws_connect(emulator.url, headers={"x-goog-api-key": "k"})
+        async with http.get(emulator.url) as plain:
+            body = await plain.json()
     assert caught.value.status == status
     assert plain.status == status
     assert body["error"]["code"] == status

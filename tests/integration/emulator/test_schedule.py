@@ -84,7 +84,7 @@ async def test_fault_limited_to_models(emulator_with: EmulatorFactory) -> None:
 
 
 async def test_fresh_only_fault_spares_resumed_sessions(emulator_with: EmulatorFactory) -> None:
-    """Incident 001: the fault hits fresh sessions; a session resumed with the handle it was given recovers."""
+    """Incident 001: the fault hits fresh sessions; a session resumed with its handle recovers."""
     fault = {
         "kind": "close",
         "code": 1011,
