@@ -41,6 +41,16 @@ def _build_parser() -> argparse.ArgumentParser:
     probe.add_argument("-n", type=int, default=1, help="number of probe turns (default 1)")
     probe.add_argument("--url", help="BidiGenerateContent URL (default: the Gemini API v1beta endpoint)")
     probe.add_argument("--json", action="store_true", help="print one JSON record per probe instead")
+    probe.add_argument(
+        "--auth", choices=["header", "query", "token", "bearer"], default="header",
+        help="how GEMINI_API_KEY travels (default: the x-goog-api-key header)",
+    )  # fmt: skip
+    probe.add_argument("--setup", metavar="FILE", help="your setup JSON; only the model is replaced")
+    probe.add_argument(
+        "--text-path", choices=["client_content", "realtime_input"], default="client_content",
+        help="send the text turn as clientContent (default) or realtimeInput.text",
+    )  # fmt: skip
+    probe.add_argument("--no-pace", action="store_true", help="send audio chunks as fast as possible")
     probe.set_defaults(handler=_probe)
 
     emulator = commands.add_parser("emulator", help="the Live API emulator as a standalone server")
@@ -114,7 +124,46 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    raise NotImplementedError("probe")
+    import asyncio  # noqa: PLC0415 - sub-command imports stay local (shared-file rule)
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from monitor.probe.oneshot import (  # noqa: PLC0415
+        TargetError,
+        build_target,
+        format_table,
+        load_setup,
+        run_probes,
+    )
+    from monitor.probe.outcome import ProbeKind  # noqa: PLC0415
+    from monitor.probe.record import ProbeResult  # noqa: PLC0415
+
+    if args.n < 1:
+        print("live-monitor probe: -n must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        target = build_target(
+            model=args.model,
+            url=args.url,
+            # The settings module will own the environment; until then the probe command reads its one key.
+            key=os.environ.get("GEMINI_API_KEY", ""),
+            auth=args.auth,
+            text_path=args.text_path,
+            setup=load_setup(args.setup) if args.setup else None,
+            pace_audio=not args.no_pace,
+        )
+    except TargetError as exc:
+        print(f"live-monitor probe: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def emit(result: ProbeResult) -> None:
+        if args.json:
+            print(json.dumps(result.to_record()), flush=True)
+
+    results = asyncio.run(run_probes(target, ProbeKind(args.probe), args.n, on_result=emit))
+    if not args.json:
+        print(format_table(results))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
 
 
 def _emulator(args: argparse.Namespace) -> int:
