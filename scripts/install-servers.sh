@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the real servers the tests run against, from Debian's archive, when they are missing.
+# Installs the real servers and tools the tests run against, from Debian's archive, when they are missing.
 set -euo pipefail
 
 need=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need+=(chromium)
+# A real compose parser for docker-compose.yml (no Docker engine runs on our machines, none is needed to parse).
+command -v docker-compose >/dev/null || need+=(docker-compose)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""

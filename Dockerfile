@@ -1,0 +1,28 @@
+# live-monitor: the synthetic monitor for the Gemini Live API.
+# Build: docker build -t live-monitor .   Run: see docker-compose.yml and docs/deployment.md.
+
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY monitor ./monitor
+COPY scripts/image-install.sh /usr/local/bin/image-install.sh
+RUN sh /usr/local/bin/image-install.sh /src /opt/live-monitor
+
+FROM python:3.11-slim-bookworm
+RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin monitor \
+    && install -d -o monitor -g monitor -m 0750 /var/lib/live-monitor
+COPY --from=build /opt/live-monitor /opt/live-monitor
+COPY config/monitor.yaml /etc/live-monitor/monitor.yaml
+COPY config/scenarios /etc/live-monitor/scenarios
+ENV PATH=/opt/live-monitor/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    LIVE_MONITOR_CONFIG=/etc/live-monitor/monitor.yaml
+# The store lives on a volume; the root filesystem can be mounted read-only.
+VOLUME ["/var/lib/live-monitor"]
+USER 10001:10001
+EXPOSE 9478
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9478/healthz', timeout=4).status != 200)"]
+ENTRYPOINT ["live-monitor"]
+CMD ["run"]
