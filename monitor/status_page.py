@@ -14,6 +14,7 @@ every turn in the window that received audio.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +46,8 @@ class WindowStats:
     prober_errors: int
     first_audio_p50: float | None
     first_audio_p95: float | None
+    # Failure classes in the window, most frequent first: ("server_close 1011", 73), ("timeout", 2).
+    failure_classes: tuple[tuple[str, int], ...] = ()
 
     @property
     def ratio(self) -> float | None:
@@ -73,9 +76,12 @@ def collect_status(store: Store, now: datetime) -> list[JobStatus]:
     for model, probe in store.jobs():
         windows = []
         for window, by_key in counts.items():
-            mine = [
-                (key.outcome, n) for key, n in by_key.items() if key.model == model and key.probe is probe
-            ]
+            keys = [(key, n) for key, n in by_key.items() if key.model == model and key.probe is probe]
+            mine = [(key.outcome, n) for key, n in keys]
+            classes = Counter[str]()
+            for key, n in keys:
+                if key.outcome is not Outcome.OK:
+                    classes[f"{key.outcome.value} {'' if key.code is None else key.code}".strip()] += n
             bugs = sum(n for outcome, n in mine if outcome is Outcome.PROBER_ERROR)
             latencies = store.first_audio_seconds(model=model, probe=probe, since=now - window)
             windows.append(
@@ -86,6 +92,7 @@ def collect_status(store: Store, now: datetime) -> list[JobStatus]:
                     prober_errors=bugs,
                     first_audio_p50=_nearest_rank(latencies, 0.5),
                     first_audio_p95=_nearest_rank(latencies, 0.95),
+                    failure_classes=tuple(classes.most_common()),
                 )
             )
         last = store.query(model=model, probe=probe, limit=1, newest_first=True)
@@ -101,7 +108,7 @@ def collect_status(store: Store, now: datetime) -> list[JobStatus]:
 _STYLE: Final = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; color: #1f2328; background: #fff; }
 h1 { font-size: 1.4rem; margin: 0 0 .2rem; } h2 { font-size: 1.2rem; margin: 1.6rem 0 .4rem; }
-h3 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
+h3 { font-size: 1rem; margin: 1.2rem 0 .3rem; } h3 .muted { font-weight: normal; }
 .meta, .muted { color: #59636e; } a { color: #0969da; }
 table { border-collapse: collapse; margin: .4rem 0; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #d1d9e0; text-align: left; vertical-align: top; }
@@ -147,6 +154,13 @@ def _percentiles(stats: WindowStats) -> str:
     if stats.first_audio_p50 is None:
         return '<span class="muted">—</span>'
     return f"{_seconds(stats.first_audio_p50)} / {_seconds(stats.first_audio_p95)}"
+
+
+def _classes(stats: WindowStats) -> str:
+    if not stats.failure_classes:
+        return ""
+    listed = ", ".join(f"{escape(name)} ×{n}" for name, n in stats.failure_classes)  # noqa: RUF001 - a times sign
+    return f' <span class="muted">— {_window(stats.window)}: {listed}</span>'
 
 
 def _summary_row(job: JobStatus, now: datetime, aliases: Mapping[str, bool]) -> str:
@@ -272,7 +286,8 @@ def render_status_page(
     for job in jobs:
         failures = "".join(_details(f, is_open=f.run_id == open_run_id) for f in job.failures)
         sections.append(
-            f'<section id="{escape(_anchor(job))}"><h3>{escape(job.model)} · {escape(job.probe.value)}</h3>'
+            f'<section id="{escape(_anchor(job))}"><h3>{escape(job.model)} · {escape(job.probe.value)}'
+            f"{_classes(job.windows[-1])}</h3>"
             + (failures or '<p class="muted">No failures stored.</p>')
             + "</section>"
         )

@@ -260,7 +260,9 @@ class TestStatusPage:
         record(store, metrics, *(ok_turn(NOW - timedelta(minutes=m), model=PINNED) for m in range(1, 5)))
         record(store, metrics, ok_turn(NOW - timedelta(minutes=4), model=ALIAS, first_audio=0.5))
         failure = incident_000_failure(NOW - timedelta(minutes=2), run_id="the-1011")
-        record(store, metrics, failure, replace(failure, run_id="bug", outcome=Outcome.PROBER_ERROR))
+        record(
+            store, metrics, failure, replace(failure, run_id="bug", outcome=Outcome.PROBER_ERROR, code=None)
+        )
         html = await (await client.get("/")).text()
         assert '<meta http-equiv="refresh"' in html
         assert f'{PINNED}</a> <span class="badge">pinned</span>' in html
@@ -271,6 +273,8 @@ class TestStatusPage:
         assert "0.500 s / 0.500 s" in html
         assert 'id="run-the-1011"><summary>' in html  # listed, collapsed
         assert "Internal error encountered." in html
+        times = "\u00d7"
+        assert f"— 24 h: prober_error {times}1, server_close 1011 {times}1</span></h3>" in html
 
     async def test_open_expands_the_wire_trace_and_stops_refresh(
         self,
