@@ -2,8 +2,8 @@
 
 The report follows incident 000's sections (Summary, Timeline, Reproduction, Results per model, Wire-level
 pattern, Environment) and states only what the records, the counters or the given config say. Files are
-written to a temporary sibling and renamed, so a failed run never leaves half a report. matplotlib is imported
-only by `write_plot`, with the Agg backend, so nothing else pays for it.
+written to a temporary sibling and renamed, so a failed run never leaves half a report. The plot lives in
+`monitor.plot`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor.probe.record import ProbeResult
-from monitor.timeline import CoChange, Onset, Regime, Series, SeriesTimeline, WireSummary, wire_summary
+from monitor.probe.record import ProbeResult, format_utc
+from monitor.timeline import LEVEL, CoChange, Onset, Regime, Series, SeriesTimeline, WireSummary, wire_summary
 
 if TYPE_CHECKING:
     from monitor.settings import MonitorSettings
@@ -29,8 +29,8 @@ __all__ = [
     "describe_onset",
     "render_report",
     "render_timeline",
+    "timeline_json",
     "write_atomically",
-    "write_plot",
 ]
 
 
@@ -176,7 +176,12 @@ def _wire_lines(wire: WireSummary | None) -> list[str]:
         lines += [f"- `{p.sequence}` — {p.count}/{total}" for p in items] or ["- none"]
         return [*lines, ""]
 
-    lines = patterns("Failure case", wire.failures, wire.failure_total)
+    lines = [
+        "Server messages in order. `serverContent{...}`: a stream of those parts; "
+        "`sessionResumptionUpdate {}`: no newHandle (the recovery session had to start fresh).",
+        "",
+    ]
+    lines += patterns("Failure case", wire.failures, wire.failure_total)
     lines += patterns("Success case", wire.successes, wire.success_total)
     if wire.setup_delay:
         lo, mid, hi = (round(1000 * x) for x in wire.setup_delay)
@@ -253,10 +258,6 @@ def render_report(
     return "\n".join(out)
 
 
-# matplotlib's date axis counts days since 1970-01-01 UTC.
-_DAY = 86400.0
-
-
 def write_atomically(path: str, write: Callable[[Path], object]) -> None:
     """Call `write(temp)` on a temporary file next to `path`, then rename it over `path`."""
     target = Path(path)
@@ -268,52 +269,6 @@ def write_atomically(path: str, write: Callable[[Path], object]) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-
-
-def write_plot(path: str, timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -> None:
-    """Failure rate per (model, probe) over time: binned points, regime rates, onset intervals shaded."""
-    import matplotlib  # noqa: PLC0415 - only the report pays for matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates  # noqa: PLC0415
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-
-    figure, axes = plt.subplots(figsize=(11, 5), dpi=110)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (timeline, s) in enumerate(zip(timelines, series, strict=True)):
-        if not s.times.size:
-            continue
-        colour = colours[i % len(colours)]
-        label = f"{timeline.model} ({timeline.probe})"
-        # ~60 bins over the series: enough to see the shape, coarse enough for a rate.
-        edges = np.linspace(s.times[0], s.times[-1] + 1e-6, min(61, s.times.size + 1))
-        which = np.digitize(s.times, edges) - 1
-        trials = np.bincount(which, weights=s.trials, minlength=edges.size - 1)
-        failures = np.bincount(which, weights=s.failures, minlength=edges.size - 1)
-        has = trials > 0
-        mids = (edges[:-1] + edges[1:]) / 2
-        axes.plot(mids[has] / _DAY, failures[has] / trials[has], "o", ms=3, color=colour, alpha=0.5)
-        xs: list[float] = []
-        ys: list[float] = []
-        for regime in timeline.regimes:
-            xs += [regime.start.timestamp() / _DAY, regime.end.timestamp() / _DAY]
-            ys += [regime.rate, regime.rate]
-        axes.plot(xs, ys, "-", lw=2, color=colour, label=label)
-        for onset in timeline.onsets:
-            axes.axvspan(
-                onset.after.timestamp() / _DAY, onset.before.timestamp() / _DAY, color=colour, alpha=0.25
-            )
-    axes.set_ylim(-0.02, 1.02)
-    axes.set_ylabel("failure rate")
-    axes.set_xlabel("time (UTC); shaded: 95% onset intervals; lines: regime rates; dots: binned rates")
-    axes.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))  # type: ignore[no-untyped-call]
-    axes.legend(loc="upper left", fontsize=8)
-    axes.grid(alpha=0.3)
-    figure.autofmt_xdate()
-    figure.tight_layout()
-    write_atomically(path, lambda temp: figure.savefig(temp, format="png"))
-    plt.close(figure)
 
 
 _AUTH_WORDS = {
@@ -364,3 +319,63 @@ def build_context(
         quota=settings.budgets.model_dump() if settings else None,
         wire=wire_summary(wire_records) if wire_records is not None else None,
     )
+
+
+def timeline_json(timelines: Sequence[SeriesTimeline], co_changes: Sequence[CoChange]) -> dict[str, Any]:
+    """The `timeline --format json` document."""
+
+    def regime(r: Regime) -> dict[str, Any]:
+        return {
+            "start": format_utc(r.start),
+            "end": format_utc(r.end),
+            "trials": r.trials,
+            "failures": r.failures,
+            "rate": r.rate,
+            "rate_ci95": [r.rate_low, r.rate_high],
+            "failures_by_class": dict(r.failures_by_class),
+        }
+
+    def onset(o: Onset) -> dict[str, Any]:
+        return {
+            "after": format_utc(o.after),
+            "before": format_utc(o.before),
+            "most_likely": format_utc(o.most_likely),
+            "level": LEVEL,
+            "width_bins": o.width_bins,
+            "rate_before": o.rate_before,
+            "rate_after": o.rate_after,
+            "precise": o.precise,
+        }
+
+    return {
+        "series": [
+            {
+                "model": t.model,
+                "probe": t.probe,
+                "resolution_seconds": t.resolution,
+                "excluded_prober_errors": t.excluded,
+                "regimes": [regime(r) for r in t.regimes],
+                "onsets": [onset(o) for o in t.onsets],
+            }
+            for t in timelines
+        ],
+        "co_changes": [
+            {
+                "start": format_utc(c.start),
+                "end": format_utc(c.end),
+                "direction": "rising" if c.rising else "falling",
+                "changed": [{"model": m, "probe": p, "onset": onset(o)} for m, p, o in c.changed],
+                "window": [
+                    {
+                        "model": w.model,
+                        "probe": w.probe,
+                        "trials": w.trials,
+                        "failures": w.failures,
+                        "changed": w.changed,
+                    }
+                    for w in c.window
+                ],
+            }
+            for c in co_changes
+        ],
+    }

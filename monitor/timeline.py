@@ -14,14 +14,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.changepoint import credible_interval, onset_log_posterior, pelt, wilson_interval
 from monitor.probe.outcome import Outcome, TimingPhase
-from monitor.probe.record import ProbeResult, format_utc
+from monitor.probe.record import ProbeResult, RecoveryKind
 
 __all__ = [
     "CoChange",
@@ -36,7 +35,6 @@ __all__ = [
     "cross_model",
     "failure_class",
     "series_from_records",
-    "to_json",
     "wire_summary",
 ]
 
@@ -281,11 +279,34 @@ class WireSummary:
     setup_delay: tuple[float, float, float] | None  # seconds, setup sent to setupComplete
 
 
+# Streamed content interleaves these kinds dozens of times per turn; a run of them is one step of the pattern.
+_STREAMED = frozenset(
+    {"serverContent.modelTurn", "serverContent.outputTranscription", "serverContent.inputTranscription"}
+)
+
+
 def _sequence(record: ProbeResult) -> str:
+    # The recovery resumes whenever any update carried a newHandle (monitor.probe.recovery); a fresh recovery
+    # therefore proves every sessionResumptionUpdate of the failed turn was empty.
+    empty_updates = record.recovery is not None and record.recovery.kind is RecoveryKind.FRESH
     kinds: list[str] = []
+    streamed: set[str] = set()
     for kind, _seconds in record.messages:
-        label = f"close {record.code}" if kind == "close" and record.code is not None else kind
-        # Streaming turns repeat a kind dozens of times; a run is one step of the pattern.
+        if kind in _STREAMED:
+            streamed.add(kind.removeprefix("serverContent."))
+            label = "serverContent{" + ", ".join(sorted(streamed)) + "}"
+            if kinds and kinds[-1].startswith("serverContent{"):
+                kinds[-1] = label
+            else:
+                kinds.append(label)
+            continue
+        streamed.clear()
+        if kind == "close" and record.code is not None:
+            label = f"close {record.code}"
+        elif kind == "sessionResumptionUpdate" and empty_updates:
+            label = "sessionResumptionUpdate {}"
+        else:
+            label = kind
         if kinds and kinds[-1].removesuffix("…") == label:
             kinds[-1] = label + "…"
         else:
@@ -321,63 +342,3 @@ def wire_summary(records: Iterable[ProbeResult], top: int = 3) -> WireSummary:
         failure_delay=_spread(delays),
         setup_delay=_spread(setups),
     )
-
-
-def to_json(timelines: Sequence[SeriesTimeline], co_changes: Sequence[CoChange]) -> dict[str, Any]:
-    """The `timeline --format json` document."""
-
-    def regime(r: Regime) -> dict[str, Any]:
-        return {
-            "start": format_utc(r.start),
-            "end": format_utc(r.end),
-            "trials": r.trials,
-            "failures": r.failures,
-            "rate": r.rate,
-            "rate_ci95": [r.rate_low, r.rate_high],
-            "failures_by_class": dict(r.failures_by_class),
-        }
-
-    def onset(o: Onset) -> dict[str, Any]:
-        return {
-            "after": format_utc(o.after),
-            "before": format_utc(o.before),
-            "most_likely": format_utc(o.most_likely),
-            "level": LEVEL,
-            "width_bins": o.width_bins,
-            "rate_before": o.rate_before,
-            "rate_after": o.rate_after,
-            "precise": o.precise,
-        }
-
-    return {
-        "series": [
-            {
-                "model": t.model,
-                "probe": t.probe,
-                "resolution_seconds": t.resolution,
-                "excluded_prober_errors": t.excluded,
-                "regimes": [regime(r) for r in t.regimes],
-                "onsets": [onset(o) for o in t.onsets],
-            }
-            for t in timelines
-        ],
-        "co_changes": [
-            {
-                "start": format_utc(c.start),
-                "end": format_utc(c.end),
-                "direction": "rising" if c.rising else "falling",
-                "changed": [{"model": m, "probe": p, "onset": onset(o)} for m, p, o in c.changed],
-                "window": [
-                    {
-                        "model": w.model,
-                        "probe": w.probe,
-                        "trials": w.trials,
-                        "failures": w.failures,
-                        "changed": w.changed,
-                    }
-                    for w in c.window
-                ],
-            }
-            for c in co_changes
-        ],
-    }
