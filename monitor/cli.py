@@ -215,8 +215,8 @@ def _timeline(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from monitor.history import HistoryError, gather  # noqa: PLC0415
-    from monitor.report import render_timeline  # noqa: PLC0415
-    from monitor.timeline import build_timeline, cross_model, to_json  # noqa: PLC0415
+    from monitor.report import render_timeline, timeline_json  # noqa: PLC0415
+    from monitor.timeline import build_timeline, cross_model  # noqa: PLC0415
 
     try:
         history = gather(
@@ -229,7 +229,7 @@ def _timeline(args: argparse.Namespace) -> int:
     timelines = [build_timeline(s) for s in history.series]
     co_changes = cross_model(timelines, history.series)
     if args.format == "json":
-        print(json.dumps({"source": history.source, **to_json(timelines, co_changes)}, indent=2))
+        print(json.dumps({"source": history.source, **timeline_json(timelines, co_changes)}, indent=2))
     else:
         print(f"Source: {history.source}\n")
         print(render_timeline(timelines, co_changes))
@@ -241,7 +241,8 @@ def _report(args: argparse.Namespace) -> int:
     from pathlib import Path  # noqa: PLC0415
 
     from monitor.history import HistoryError, gather  # noqa: PLC0415
-    from monitor.report import build_context, render_report, write_atomically, write_plot  # noqa: PLC0415
+    from monitor.plot import write_plot  # noqa: PLC0415
+    from monitor.report import build_context, render_report, write_atomically  # noqa: PLC0415
     from monitor.settings import ConfigError, load_settings  # noqa: PLC0415
     from monitor.timeline import build_timeline, cross_model  # noqa: PLC0415
 
