@@ -168,21 +168,15 @@ class Session:
             await self.wire.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
 
     async def _turns(self, caps: ModelCapabilities) -> None:
-        manual = bool(
-            ((self.setup.get("realtimeInputConfig") or {}).get("automaticActivityDetection") or {}).get(
-                "disabled"
-            )
-        )
+        detection = (self.setup.get("realtimeInputConfig") or {}).get("automaticActivityDetection") or {}
+        utterance = _Utterance(manual=bool(detection.get("disabled")))
         history_allowed = bool((self.setup.get("historyConfig") or {}).get("initialHistoryInClientContent"))
         texts: list[str] = []
-        audio_bytes = 0
-        in_activity = False
         answered = False
         while True:
-            waiting_for_speech_end = not manual and audio_bytes > 0
             try:
                 message = await asyncio.wait_for(
-                    self.inbox.get(), _AAD_END_OF_SPEECH if waiting_for_speech_end else None
+                    self.inbox.get(), _AAD_END_OF_SPEECH if utterance.awaiting_speech_end else None
                 )
             except TimeoutError:
                 message = {"realtimeInput": {"audioStreamEnd": True}}
@@ -200,29 +194,13 @@ class Session:
             elif realtime := message.get("realtimeInput"):
                 if "mediaChunks" in realtime:
                     raise await self._refuse(1007, REASONS["media_chunks_deprecated"])
-                if "text" in realtime:
-                    turn = Turn("text", str(realtime["text"]))
-                if "activityStart" in realtime and manual:
-                    in_activity = True
-                    await self._voice_activity(caps, "ACTIVITY_START")
-                if audio := realtime.get("audio"):
-                    if not manual and audio_bytes == 0:
-                        await self._voice_activity(caps, "ACTIVITY_START")
-                    if in_activity or not manual:
-                        audio_bytes += _decoded_length(audio.get("data"))
-                ends_manual = "activityEnd" in realtime and manual and in_activity
-                ends_automatic = realtime.get("audioStreamEnd") and not manual and audio_bytes > 0
-                if ends_manual or ends_automatic:
-                    await self._voice_activity(caps, "ACTIVITY_END")
-                    turn, audio_bytes, in_activity = Turn("audio", audio_bytes=audio_bytes), 0, False
+                turn, activity = utterance.take(realtime)
+                if activity and caps.voice_activity:
+                    await self.wire.send({"voiceActivity": {"type": activity}})
             if turn is not None:
                 answered = True
                 if await respond(self._reply(caps), turn):
                     raise _SessionEndedError()
-
-    async def _voice_activity(self, caps: ModelCapabilities, kind: str) -> None:
-        if caps.voice_activity:
-            await self.wire.send({"voiceActivity": {"type": kind}})
 
     def _reply(self, caps: ModelCapabilities) -> Reply:
         return Reply(
@@ -247,6 +225,46 @@ class Session:
             if "setup" in message:
                 await self.wire.close(1007, REASONS["invalid_argument"])
                 return None
+
+
+class _Utterance:
+    """Realtime input gathered into a turn: between activityStart and activityEnd (manual activity), or
+    until audioStreamEnd or trailing silence (automatic detection). Text outside an activity is a turn."""
+
+    def __init__(self, *, manual: bool) -> None:
+        self.manual = manual
+        self.in_activity = False
+        self.audio_bytes = 0
+        self.texts: list[str] = []
+
+    @property
+    def awaiting_speech_end(self) -> bool:
+        return not self.manual and self.audio_bytes > 0
+
+    def take(self, realtime: dict[str, Any]) -> tuple[Turn | None, str | None]:
+        """The turn this input completes (if any) and the voiceActivity it causes (if any)."""
+        activity: str | None = None
+        if "activityStart" in realtime and self.manual:
+            self.in_activity, self.audio_bytes, self.texts = True, 0, []
+        if "text" in realtime:
+            if not (self.manual and self.in_activity):
+                return Turn("text", str(realtime["text"])), None
+            self.texts.append(str(realtime["text"]))
+        if (audio := realtime.get("audio")) and (self.in_activity or not self.manual):
+            if self.audio_bytes == 0:
+                activity = "ACTIVITY_START"
+            self.audio_bytes += _decoded_length(audio.get("data"))
+        ends = ("activityEnd" in realtime and self.manual and self.in_activity) or (
+            realtime.get("audioStreamEnd") and self.awaiting_speech_end
+        )
+        if not ends:
+            return None, activity
+        text = " ".join(self.texts)
+        kind = "audio" if self.audio_bytes else "text"
+        turn = Turn(kind, text, self.audio_bytes) if self.audio_bytes or text else None
+        activity = "ACTIVITY_END" if self.audio_bytes else activity
+        self.in_activity, self.audio_bytes, self.texts = False, 0, []
+        return turn, activity
 
 
 def _texts(content: dict[str, Any]) -> list[str]:
