@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -526,3 +526,30 @@ class TestGoAway:
         assert result.recovery.kind is RecoveryKind.RESUMED
         assert result.recovery.outcome is RecoveryOutcome.OK
         assert rec.setups[1]["sessionResumption"] == {"handle": "h-mid"}
+
+
+async def test_our_bug_is_logged_without_the_key(
+    http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """prober_error logs a traceback for us to fix, with the key scrubbed even where it appears."""
+
+    class Leaky(Mapping[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            raise RuntimeError(f"bug while holding {CANARY}")
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(["model"])
+
+        def __len__(self) -> int:
+            return 1
+
+    async with serve(Recorder(ok_turn)) as url:
+        with caplog.at_level("ERROR", logger="monitor.probe.runner"):
+            result = await run_probe(target(url, setup=Leaky()), ProbeKind.TEXT, http=http)
+    assert result.outcome is Outcome.PROBER_ERROR
+    assert result.detail == "RuntimeError: bug while holding ***"
+    assert "prober_error" in caplog.text
+    assert "bug while holding ***" in caplog.text
+    assert "Traceback" in caplog.text
+    assert CANARY not in caplog.text
+    assert_no_canary(result)

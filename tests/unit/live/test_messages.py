@@ -10,6 +10,8 @@ import pytest
 from google import genai
 from google.genai import _common, types
 from google.genai import _live_converters as converters
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.live import messages as wire
 from monitor.live.duration import parse_duration
@@ -331,3 +333,30 @@ class TestParse:
         """A malformed server frame becomes a typed error (then an outcome), never a crash."""
         with pytest.raises(ProtocolError):
             wire.parse_server_frame(frame)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(
+            ["setupComplete", "serverContent", "modelTurn", "parts", "inlineData", "data", "mimeType",
+             "toolCall", "functionCalls", "goAway", "timeLeft", "usageMetadata", "promptTokenCount",
+             "sessionResumptionUpdate", "newHandle", "resumable", "turnComplete", "outputTranscription",
+             "text", "id", "args", "x_y"]
+        ),
+        children,
+        max_size=4,
+    ),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@given(frame=_json)
+def test_any_json_parses_or_is_a_protocol_error(frame: Any) -> None:
+    """Arbitrary server JSON never crashes the parser: a ServerMessage or a ProtocolError, nothing else."""
+    try:
+        message = wire.parse_server_frame(json.dumps(frame).encode())
+    except ProtocolError:
+        return
+    assert message.kinds
