@@ -11,6 +11,7 @@ resolved into real files when a wheel is built).
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 from enum import StrEnum
 from importlib import resources
@@ -18,7 +19,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from monitor.emulator.models import MODELS
 from monitor.emulator.reasons import REASONS
@@ -103,7 +111,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-WindowEdge = Annotated[float, Field(ge=0)] | Literal["onset"] | AwareDatetime
+def _parse_edge(value: object) -> object:
+    """Seconds after start (>= 0), "onset", or an ISO 8601 time with an offset; one clear error otherwise."""
+    if value == "onset":
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    moment = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        with suppress(ValueError):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment is not None:
+        if moment.tzinfo is None:
+            raise ValueError(f"the time {value!s} needs a UTC offset, e.g. 2026-05-27T18:00:00Z")
+        return moment
+    raise ValueError(
+        f"a window edge is seconds after start (>= 0), 'onset', or an ISO 8601 UTC time, not {value!r}"
+    )
+
+
+WindowEdge = Annotated[float | str | datetime, BeforeValidator(_parse_edge)]
 
 
 class Window(_Strict):
@@ -147,7 +174,7 @@ class Fault(_Strict):
         location = self.location
         if location not in ALLOWED_LOCATIONS[self.kind]:
             allowed = ", ".join(sorted(ALLOWED_LOCATIONS[self.kind]))
-            raise ValueError(f"a {self.kind} fault cannot strike at {location} (allowed: {allowed})")
+            raise ValueError(f"kind {self.kind} cannot strike at {location} (allowed: {allowed})")
         if self.kind is FaultKind.CLOSE and self.code is None:
             raise ValueError("a close fault needs `code`")
         if self.kind is FaultKind.HTTP_STATUS and self.status is None:
