@@ -1,16 +1,24 @@
 """Probe-outcome series in promtool's input notation: the shared encoder of the rule tests and the benchmarks.
 
-A probe stream is one Bernoulli trial (a turn) every 30 s per model, as the daemon runs a text and an audio turn
-a minute. `turn_counters` turns a list of per-turn failures into the two counters Prometheus would scrape
-(`outcome="ok"` and `outcome="server_close",code="1011"`), sampled at a scrape interval; `encode` writes a value
-list in promtool's expanding notation (`a+bxn`), so a day of samples stays a short line.
+A probe stream is one Bernoulli trial (a turn) every 30 s per model, as the daemon runs a text and an audio
+turn a minute. `turn_counters` turns a list of per-turn failures into the two counters Prometheus would scrape
+(`outcome="ok"` and `outcome="server_close",code="1011"`), sampled at a scrape interval; `encode` writes a
+value list in promtool's expanding notation (`a+bxn`), so a day of samples stays a short line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["TURN_SECONDS", "encode", "ok_series", "failed_series", "info_series", "turn_counters", "up_series"]
+__all__ = [
+    "TURN_SECONDS",
+    "encode",
+    "failed_series",
+    "info_series",
+    "ok_series",
+    "turn_counters",
+    "up_series",
+]
 
 TURN_SECONDS = 30
 
@@ -25,7 +33,12 @@ def ok_series(model: str, vantage: str = "a") -> str:
 
 
 def failed_series(
-    model: str, vantage: str = "a", *, outcome: str = "server_close", cause: str = "internal", code: str = "1011"
+    model: str,
+    vantage: str = "a",
+    *,
+    outcome: str = "server_close",
+    cause: str = "internal",
+    code: str = "1011",
 ) -> str:
     phase = "connect" if outcome == "handshake_rejected" else "first_response"
     return (

@@ -1,0 +1,296 @@
+"""Real Prometheus and Alertmanager on loopback, plus a webhook receiver: the end-to-end harness.
+
+Fixtures (reused by the dashboards tests):
+- `webhook` -> `Webhook`: an aiohttp server on an ephemeral port collecting Alertmanager notifications (`url`,
+  `notifications`, `await wait_for(predicate, within)`).
+- `alertmanager` -> `Server`: real `prometheus-alertmanager` with the SHIPPED
+  config/alertmanager/alertmanager.yml, copied with two changes: every webhook URL points at `webhook`, and
+  group_wait / group_interval / repeat_interval are shortened (1s / 1s / 1h) so a test does not wait the
+  production 30 s before a notification. Routes, grouping, matchers and inhibit rules are untouched.
+  Clustering is off (`--cluster.listen-address=`).
+- `start_prometheus(targets, *, alertmanager=None, vantage="local", interval="1s") -> Server` (an async
+  factory fixture): real `prometheus` with the SHIPPED config/prometheus/prometheus.yml, copied with these
+  changes only: the monitor job's targets (and `vantage` label), the Alertmanager target (removed when none),
+  the rule file path (absolute, to a copy of the shipped rules), and `scrape_interval` / `evaluation_interval`
+  and the rule groups' `interval:` shortened to `interval` so a test sees scrapes and rule evaluations within
+  seconds. Rule expressions, windows, thresholds and `for:` durations are the shipped ones, byte for byte.
+  Every server listens on 127.0.0.1 on a port picked just before it starts, keeps its storage in the test's
+  tmp_path, is ready when `/-/ready` answers 200, and is terminated at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from aiohttp import web
+
+REPO = Path(__file__).resolve().parents[2]
+PROMETHEUS_YML = REPO / "config/prometheus/prometheus.yml"
+RULES_DIR = REPO / "config/prometheus/rules"
+ALERTMANAGER_YML = REPO / "config/alertmanager/alertmanager.yml"
+MONITOR_JOB = "gemini-live-monitor"
+ALERTMANAGER_BIN = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or "alertmanager"
+READY_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running server process: its base URL and the log it writes (shown when it fails to start)."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    workdir: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _spawn(name: str, argv: list[str], port: int, log: Path, workdir: Path) -> Server:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT, cwd=workdir)
+    return Server(name, f"http://127.0.0.1:{port}", process, log, workdir)
+
+
+async def _start(name: str, argv: Callable[[int], list[str]], workdir: Path) -> Server:
+    """Starts argv(port) and waits for /-/ready; retries with a new port if one was taken meanwhile."""
+    for attempt in range(3):
+        port = free_port()
+        server = _spawn(name, argv(port), port, workdir / f"{name}-{attempt}.log", workdir)
+        if await _wait_ready(server):
+            return server
+        server.stop()
+        if "address already in use" not in server.log_tail(200):
+            break
+    raise RuntimeError(f"{name} did not become ready:\n{server.log_tail()}")
+
+
+async def _wait_ready(server: Server) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT
+    async with aiohttp.ClientSession() as http:
+        while loop.time() < deadline and server.process.poll() is None:
+            try:
+                async with http.get(f"{server.url}/-/ready") as response:
+                    if response.status == 200:
+                        return True
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    return False
+
+
+# --- webhook ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Webhook:
+    """Collects Alertmanager webhook payloads, each tagged with the receiver path it arrived on."""
+
+    url: str = ""
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        payload["_path"] = request.path
+        self.notifications.append(payload)
+        self._arrived.set()
+        return web.Response(text="ok")
+
+    def alerts(self, *, status: str = "firing") -> list[dict[str, Any]]:
+        """Every alert of every notification, with the receiver path under `_path`."""
+        return [
+            {**alert, "_path": n["_path"]}
+            for n in self.notifications
+            for alert in n["alerts"]
+            if alert["status"] == status
+        ]
+
+    async def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], within: float
+    ) -> list[dict[str, Any]]:
+        """Waits until predicate(notifications) holds; returns the notifications (raises TimeoutError)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not predicate(self.notifications):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"webhook: condition not met in {within} s; got {self.notifications}")
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.5))
+        return self.notifications
+
+
+@pytest.fixture
+async def webhook() -> AsyncIterator[Webhook]:
+    hook = Webhook()
+    app = web.Application()
+    app.router.add_post("/{path:.*}", hook.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    hook.url = f"http://127.0.0.1:{port}"
+    yield hook
+    await runner.cleanup()
+
+
+# --- Alertmanager -----------------------------------------------------------------------------------------
+
+
+def alertmanager_test_config(webhook_url: str) -> dict[str, Any]:
+    """The shipped alertmanager.yml with webhook URLs on `webhook_url` (same path) and short group timers."""
+    config: dict[str, Any] = yaml.safe_load(ALERTMANAGER_YML.read_text())
+    for receiver in config["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            path = hook["url"].split("/", 3)[3]
+            hook["url"] = f"{webhook_url}/{path}"
+    routes = [config["route"], *config["route"].get("routes", [])]
+    for route in routes:
+        for key, value in (("group_wait", "1s"), ("group_interval", "1s"), ("repeat_interval", "1h")):
+            if key in route:
+                route[key] = value
+    return config
+
+
+@pytest.fixture
+async def alertmanager(webhook: Webhook, tmp_path: Path) -> AsyncIterator[Server]:
+    workdir = tmp_path / "alertmanager"
+    workdir.mkdir()
+    config = workdir / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(alertmanager_test_config(webhook.url), sort_keys=False))
+    server = await _start(
+        "alertmanager",
+        lambda port: [
+            ALERTMANAGER_BIN,
+            f"--config.file={config}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=debug",
+        ],
+        workdir,
+    )
+    yield server
+    server.stop()
+
+
+# --- Prometheus -------------------------------------------------------------------------------------------
+
+
+def prometheus_test_config(
+    *, targets: Sequence[str], rules_dir: Path, alertmanager: str | None, vantage: str, interval: str
+) -> dict[str, Any]:
+    """The shipped prometheus.yml with the substitutions listed in the module docstring, and nothing else."""
+    config: dict[str, Any] = yaml.safe_load(PROMETHEUS_YML.read_text())
+    config["global"]["scrape_interval"] = interval
+    config["global"]["evaluation_interval"] = interval
+    config["rule_files"] = [str(rules_dir / Path(pattern).name) for pattern in config["rule_files"]]
+    if alertmanager is None:
+        del config["alerting"]
+    else:
+        config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
+    (job,) = (j for j in config["scrape_configs"] if j["job_name"] == MONITOR_JOB)
+    (static,) = job["static_configs"]
+    static["targets"] = list(targets)
+    static["labels"]["vantage"] = vantage
+    return config
+
+
+def copy_rules(rules_dir: Path, interval: str) -> None:
+    """Copies the shipped rule files, changing only each group's evaluation `interval`."""
+    rules_dir.mkdir(parents=True)
+    for source in sorted(RULES_DIR.glob("*.yml")):
+        text = source.read_text()
+        groups = yaml.safe_load(text)["groups"]
+        for group in groups:
+            group["interval"] = interval
+        (rules_dir / source.name).write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+
+
+StartPrometheus = Callable[..., Awaitable[Server]]
+
+
+@pytest.fixture
+async def start_prometheus(tmp_path: Path) -> AsyncIterator[StartPrometheus]:
+    started: list[Server] = []
+
+    async def start(
+        targets: Sequence[str],
+        *,
+        alertmanager: Server | None = None,
+        vantage: str = "local",
+        interval: str = "1s",
+    ) -> Server:
+        workdir = tmp_path / f"prometheus-{len(started)}"
+        workdir.mkdir()
+        copy_rules(workdir / "rules", interval)
+        config = prometheus_test_config(
+            targets=targets,
+            rules_dir=workdir / "rules",
+            alertmanager=alertmanager.url.removeprefix("http://") if alertmanager else None,
+            vantage=vantage,
+            interval=interval,
+        )
+        config_file = workdir / "prometheus.yml"
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+        server = await _start(
+            "prometheus",
+            lambda port: [
+                "prometheus",
+                f"--config.file={config_file}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            workdir,
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+async def query(prometheus: Server, expr: str) -> list[dict[str, Any]]:
+    """An instant query against a running Prometheus; the `result` list (raises on a query error)."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{prometheus.url}/api/v1/query", params={"query": expr}) as response,
+    ):
+        body = await response.json()
+    if body.get("status") != "success":
+        raise AssertionError(f"query {expr!r} failed: {body}")
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
