@@ -37,6 +37,7 @@ __all__ = [
     "Expectation",
     "Fault",
     "FaultKind",
+    "LatencyOverride",
     "Location",
     "Scenario",
     "ScenarioError",
@@ -209,8 +210,18 @@ class Fault(_Strict):
         return 0.0
 
 
+class LatencyOverride(_Strict):
+    """Milliseconds [low, high]; e.g. `first_response: [250, 250]` holds the first chunk exactly 250 ms."""
+
+    setup_complete: tuple[float, float] | None = None
+    first_response: tuple[float, float] | None = None
+    chunk_gap: tuple[float, float] | None = None
+    tool_call: tuple[float, float] | None = None
+
+
 class CapabilityOverride(_Strict):
     retired: bool = False  # the model is no longer served: setup gets the 1008 "not found" close
+    latency: LatencyOverride | None = None
     client_content: bool | None = None
     function_calling: bool | None = None
     text_modality: bool | None = None

@@ -23,7 +23,12 @@ def apply_overrides(scenario: Scenario) -> dict[str, ModelCapabilities]:
         if override.retired:
             del table[name]
             continue
-        changes = {k: v for k, v in override.model_dump(exclude={"retired"}).items() if v is not None}
+        changes: dict[str, Any] = {
+            k: v for k, v in override.model_dump(exclude={"retired", "latency"}).items() if v is not None
+        }
+        if override.latency is not None:
+            ranges = {k: v for k, v in override.latency.model_dump().items() if v is not None}
+            changes["latency"] = dataclasses.replace(table[name].latency, **ranges)
         table[name] = dataclasses.replace(table[name], **changes)
     return table
 

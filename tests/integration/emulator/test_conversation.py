@@ -172,3 +172,20 @@ async def test_latency_is_drawn_from_the_model_profile(emulator_with: EmulatorFa
         await client.receive()
         elapsed = loop.time() - started
     assert 0.2 <= elapsed < 0.6
+
+
+async def test_latency_override_holds_the_first_chunk(emulator_with: EmulatorFactory) -> None:
+    """A scenario can fix first_response (the timing-honesty benchmark holds the first chunk for D)."""
+    models = {PINNED: {"latency": {"first_response": [250, 250]}}}
+    async with emulator_with(models=models, latency_scale=1.0) as emulator, connect(emulator.url) as client:
+        await client.send(setup(PINNED))
+        await client.receive()
+        loop = asyncio.get_running_loop()
+        await client.send(text_turn())
+        sent = loop.time()
+        await client.until("modelTurn")
+        held = loop.time() - sent
+    assert 0.25 <= held < 0.32
+
+
+PINNED = "gemini-2.5-flash-native-audio-preview-09-2025"
