@@ -38,7 +38,24 @@ container:
 .venv/bin/python dashboards/generate.py          # rewrites dashboards/*.json and this page
 .venv/bin/python dashboards/generate.py --check  # exit 1 if the committed files are stale
 .venv/bin/pytest tests/dashboards                # regeneration, lint and metric-name tests
+.venv/bin/pytest tests/e2e/test_dashboard_queries.py  # every query against real Prometheus (~30 s)
 ```
+
+What the tests hold the dashboards to:
+
+* `tests/dashboards/test_generated.py`: the committed JSON and this page are exactly what the code renders;
+  schemaVersion 41; unique uids.
+* `tests/dashboards/test_lint.py` (in the spirit of grafana/dashboard-linter): every panel, target, variable
+  and annotation uses `${datasource}`; the variables are chained, multi-value and all used; every selector
+  filters by every variable that names one of the metric's labels; range queries use `$__rate_interval` and
+  instant queries `$__range`, only inside `rate`/`increase`, and no counter is read bare; every panel has a
+  unit Grafana knows and a description that asks its question; no grid overlap; and every expression passes
+  `promtool check rules`.
+* `tests/dashboards/test_metric_names.py`: every metric named by a dashboard or by
+  `config/prometheus/rules/*.yml` exists in the daemon's real `/metrics` exposition.
+* `tests/e2e/test_dashboard_queries.py`: a real `live-monitor run --demo` scraped by a real Prometheus with
+  the shipped rules; every panel query, sent as Grafana sends it with every variable at "All", returns data,
+  and the firing-alerts annotation shows the alias's alert.
 
 ## Conventions every dashboard follows
 
