@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
 from dashboards.generate import DASHBOARD_DIR, DASHBOARDS, DOCS_PATH, render_all
 
 from .conftest import load_dashboards
@@ -61,3 +65,26 @@ def test_docs_show_every_panel_and_query() -> None:
             for target in panel.get("targets", []):
                 assert target["expr"] in docs
     assert json.dumps("/var/lib/grafana/dashboards")[1:-1] in docs
+
+
+def _lost(original: object, decoded: object, path: str = "") -> list[str]:
+    """Paths of `original` that `decoded` lacks or changed (keys `decoded` adds as defaults are fine)."""
+    if isinstance(original, dict) and isinstance(decoded, dict):
+        return [
+            lost
+            for key, value in original.items()
+            for lost in (_lost(value, decoded[key], f"{path}/{key}") if key in decoded else [f"{path}/{key}"])
+        ]
+    if isinstance(original, list) and isinstance(decoded, list) and len(original) == len(decoded):
+        pairs = enumerate(zip(original, decoded, strict=True))
+        return [lost for i, (a, b) in pairs for lost in _lost(a, b, f"{path}[{i}]")]
+    return [] if original == decoded else [f"{path}: {original!r} became {decoded!r}"]
+
+
+def test_every_key_is_known_to_the_grafana_schema() -> None:
+    # The SDK's models are generated from Grafana's CUE schema; decoding drops what the schema does not know
+    # (a misspelt option, a field at the wrong level), so a lossless round trip is a schema check.
+    register_default_plugins()
+    for name, dashboard in load_dashboards().items():
+        decoded = json.loads(json.dumps(Dashboard.from_json(dashboard), cls=JSONEncoder))
+        assert _lost(dashboard, decoded) == [], name
