@@ -22,6 +22,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from dashboards import comparison, failures, health, overview
 from dashboards.docs import render_docs
+from dashboards.panels import with_annotation_format
 
 __all__ = ["DASHBOARDS", "DASHBOARD_DIR", "DOCS_PATH", "render_all", "to_json"]
 
@@ -39,7 +40,8 @@ DASHBOARDS: Final[dict[str, Callable[[], Dashboard]]] = {
 
 def to_json(dashboard: Dashboard) -> str:
     """Stable text: sorted keys, two-space indent, trailing newline, so regeneration diffs are meaningful."""
-    return json.dumps(dashboard, cls=JSONEncoder, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    encoded = with_annotation_format(json.loads(json.dumps(dashboard, cls=JSONEncoder)))
+    return json.dumps(encoded, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def render_all() -> dict[Path, str]:

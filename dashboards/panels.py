@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import heatmap, prometheus, stat, table, timeseries
@@ -39,6 +39,7 @@ __all__ = [
     "FILTER_LABELS",
     "METRIC_FILTERS",
     "MONITOR_JOB",
+    "PROMETHEUS_ANNOTATION_FORMAT",
     "PROVIDER_FAILURES",
     "PROVIDER_TURNS",
     "TURNS",
@@ -52,6 +53,7 @@ __all__ = [
     "table_panel",
     "thresholds",
     "timeseries_panel",
+    "with_annotation_format",
 ]
 
 DATASOURCE: Final = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -301,6 +303,26 @@ def _alert_annotation() -> db.AnnotationQuery:
         .icon_color("red")
         .expr(f'ALERTS{{alertstate="firing", alertname=~"GeminiLive.*", {matchers}}}')
     )
+
+
+# How Grafana's Prometheus data source turns each ALERTS series into an annotation: title, text and tags from
+# the alert's labels. The SDK's AnnotationQuery (Grafana's schema) has no fields for these Prometheus-specific
+# keys, so `with_annotation_format` adds them to the encoded JSON; the round-trip test allows exactly these.
+PROMETHEUS_ANNOTATION_FORMAT: Final[dict[str, object]] = {
+    "titleFormat": "{{alertname}}",
+    "textFormat": "{{model}} {{endpoint}} {{vantage}} ({{severity}})",
+    "tagKeys": "severity,model",
+    "step": "30s",
+    "useValueForTime": False,
+}
+
+
+def with_annotation_format(dashboard: dict[str, Any]) -> dict[str, Any]:
+    """The encoded dashboard with PROMETHEUS_ANNOTATION_FORMAT on each Prometheus annotation."""
+    for annotation in dashboard.get("annotations", {}).get("list", []):
+        if annotation.get("datasource", {}).get("type") == "prometheus":
+            annotation.update(PROMETHEUS_ANNOTATION_FORMAT)
+    return dashboard
 
 
 def build_dashboard(
