@@ -71,24 +71,22 @@ def _nearest_rank(ascending: Sequence[float], quantile: float) -> float | None:
 
 def collect_status(store: Store, now: datetime) -> list[JobStatus]:
     """Everything the page shows, read from the store (blocking: run it in a worker thread)."""
-    counts = {window: store.count_by(since=now - window) for window in WINDOWS}
     jobs = []
     for model, probe in store.jobs():
         windows = []
-        for window, by_key in counts.items():
-            keys = [(key, n) for key, n in by_key.items() if key.model == model and key.probe is probe]
-            mine = [(key.outcome, n) for key, n in keys]
+        for window in WINDOWS:
+            counts = store.outcome_counts(model=model, probe=probe, since=now - window)
+            bugs = sum(n for (outcome, _), n in counts.items() if outcome is Outcome.PROBER_ERROR)
             classes = Counter[str]()
-            for key, n in keys:
-                if key.outcome is not Outcome.OK:
-                    classes[f"{key.outcome.value} {'' if key.code is None else key.code}".strip()] += n
-            bugs = sum(n for outcome, n in mine if outcome is Outcome.PROBER_ERROR)
+            for (outcome, code), n in counts.items():
+                if outcome is not Outcome.OK:
+                    classes[f"{outcome.value} {'' if code is None else code}".strip()] += n
             latencies = store.first_audio_seconds(model=model, probe=probe, since=now - window)
             windows.append(
                 WindowStats(
                     window=window,
-                    turns=sum(n for _, n in mine) - bugs,
-                    ok=sum(n for outcome, n in mine if outcome is Outcome.OK),
+                    turns=sum(counts.values()) - bugs,
+                    ok=sum(n for (outcome, _), n in counts.items() if outcome is Outcome.OK),
                     prober_errors=bugs,
                     first_audio_p50=_nearest_rank(latencies, 0.5),
                     first_audio_p95=_nearest_rank(latencies, 0.95),

@@ -58,6 +58,14 @@ class TestAppend:
         assert len(reopened) == 1
         reopened.close()
 
+    def test_append_many_is_one_transaction_and_counts_new_records(self, store: Store) -> None:
+        first = ok_turn(minutes_ago(3), run_id="a")
+        store.append(first)
+        batch = [first, incident_000_failure(minutes_ago(2), run_id="b"), ok_turn(minutes_ago(1), run_id="b")]
+        assert store.append_many(batch) == 1
+        assert [r.run_id for r in store.query()] == ["a", "b"]
+        assert store.query(outcomes=[Outcome.SERVER_CLOSE])[0].run_id == "b"
+
     def test_sub_millisecond_start_is_stored_as_the_record_says(self, store: Store) -> None:
         """The column and the JSON agree (ms, truncated), so a query at the record's time finds it."""
         result = ok_turn(datetime(2026, 5, 27, 17, 42, 0, 123999, tzinfo=UTC))
@@ -161,6 +169,7 @@ class TestFile:
     def test_wal_and_schema_version(self, store: Store) -> None:
         with sqlite3.connect(store.path) as raw:
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert raw.execute("PRAGMA page_size").fetchone()[0] == 8192
             assert raw.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
 
     def test_newer_schema_is_refused(self, tmp_path: Path) -> None:
