@@ -161,7 +161,8 @@ class TestSuccess:
         chunks = [m["realtimeInput"]["audio"] for m in turn[1:-1]]
         assert all(c["mimeType"] == "audio/pcm;rate=16000" for c in chunks)
         assert {len(c["data"]) for c in chunks} == {len("A" * 4268)}  # base64 of 3200 bytes
-        assert arrivals[-1] - arrivals[0] == pytest.approx(0.1 * (len(turn) - 1), abs=0.15)
+        # Real time: never faster than the speech; a loaded machine may only make it later.
+        assert 0.1 * (len(turn) - 1) - 0.05 <= arrivals[-1] - arrivals[0] <= 0.1 * (len(turn) - 1) + 0.5
 
     async def test_tool_turn_answers_the_call_with_its_id_and_name(self, http: aiohttp.ClientSession) -> None:
         responses: list[dict[str, Any]] = []
@@ -187,6 +188,25 @@ class TestSuccess:
 
 
 class TestServerClose:
+    async def test_close_during_the_audio_upload(self, http: aiohttp.ClientSession) -> None:
+        """A close while we are still streaming the prompt is the server's close, not a send error."""
+
+        async def close_mid_upload(rec: Recorder, ws: web.WebSocketResponse) -> None:
+            await setup_ok(ws)
+            for _ in range(3):
+                await receive_json(ws)
+            await ws.close(code=1011, message=b"Internal error encountered.")
+
+        async with serve(Recorder(close_mid_upload)) as url:
+            result = await run_probe(target(url, pace_audio=True, recover=False), ProbeKind.AUDIO, http=http)
+        assert (result.outcome, result.code, result.phase) == (
+            Outcome.SERVER_CLOSE,
+            1011,
+            Phase.FIRST_RESPONSE,
+        )
+        assert result.close_initiator == "server"
+        assert result.timings[TimingPhase.FAILURE] < 1.0  # from connect start: the turn was never sent
+
     async def test_incident_000_pattern_recovers_fresh_without_a_handle(
         self, http: aiohttp.ClientSession
     ) -> None:
