@@ -31,7 +31,7 @@ from monitor.probe.runner import run_probe
 from monitor.probe.target import ProbeTarget
 from monitor.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
 from monitor.settings import MonitorSettings
-from monitor.store import Store
+from monitor.store import Store, StoreError
 from monitor.web import build_app
 
 __all__ = ["DEMO_API_KEY", "DEMO_SCENARIO", "DemoEmulator", "run_daemon"]
@@ -40,6 +40,11 @@ DEMO_SCENARIO = "seed-replay"
 # The emulator accepts any non-empty key; a real key is never sent to it.
 DEMO_API_KEY = SecretStr("emulator-key")
 _RETENTION_EVERY_SECONDS = 3600.0
+EXIT_CANNOT_START = 1
+
+
+class StartupError(Exception):
+    """The daemon cannot start (port taken, ...); the message names the resource and the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +115,20 @@ def run_daemon(
     listen: tuple[str, int] | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code (0 after an orderly shutdown)."""
+    """Run until SIGTERM/SIGINT; returns the exit code (0 after an orderly shutdown, 1 if it cannot start)."""
     emulator: DemoEmulator | None = None
     demo_info: DemoInfo | None = None
-    if demo:
-        onset = settings.demo.onset if demo_onset is None else demo_onset
-        emulator = DemoEmulator(
-            onset_seconds=onset, latency_scale=settings.demo.latency_scale, seed=settings.demo.seed
-        )
-        demo_info = emulator.start()
     try:
+        if demo:
+            onset = settings.demo.onset if demo_onset is None else demo_onset
+            emulator = DemoEmulator(
+                onset_seconds=onset, latency_scale=settings.demo.latency_scale, seed=settings.demo.seed
+            )
+            demo_info = emulator.start()
         return asyncio.run(_serve(settings, demo_info, listen or settings.listen_address, out))
+    except (StartupError, StoreError, RuntimeError) as error:
+        print(f"live-monitor run: cannot start: {error}", file=sys.stderr)
+        return EXIT_CANNOT_START
     finally:
         if emulator is not None:
             emulator.stop()
@@ -166,7 +174,11 @@ async def _serve(
             )
             await runner.setup()
             site = aioweb.TCPSite(runner, listen[0], listen[1])
-            await site.start()
+            try:
+                await site.start()
+            except OSError as error:
+                await runner.cleanup()
+                raise StartupError(f"cannot listen on {listen[0]}:{listen[1]}: {error.strerror}") from None
             port = _bound_port(site, listen[1])
             _print_banner(out, settings, host=listen[0], port=port, demo=demo, jobs=len(jobs))
             await scheduler.start()
