@@ -64,10 +64,10 @@ _DEFAULT_SETUP: Final[Mapping[str, Any]] = {
     "tools": [
         {
             "functionDeclarations": [
+                # No `parameters`: the Gemini API rejects an OBJECT schema with empty `properties`.
                 {
                     "name": PROBE_TOOL_NAME,
                     "description": "Returns the current status of the synthetic monitor probe.",
-                    "parameters": {"type": "OBJECT", "properties": {}},
                 }
             ]
         }
@@ -102,9 +102,19 @@ _CONTENT_KINDS: Final = (
 _SNAKE: Final = re.compile(r"_([a-z0-9])")
 
 
-def default_setup_payload() -> dict[str, Any]:
-    """A fresh copy of the default setup payload (inner object of `{"setup": ...}`), without the model."""
-    return copy.deepcopy(dict(_DEFAULT_SETUP))
+# Models that reject part of the default payload (live-api-protocol.md 2.1): gemini-3.8-live does not support
+# thinkingConfig. Applied to the default payload only; a user's payload is theirs.
+_UNSUPPORTED_DEFAULTS: Final[tuple[tuple[str, str], ...]] = (("gemini-3.8-live", "thinkingConfig"),)
+
+
+def default_setup_payload(model: str = "") -> dict[str, Any]:
+    """A fresh copy of the default setup payload (inner object of `{"setup": ...}`) for `model`."""
+    payload = copy.deepcopy(dict(_DEFAULT_SETUP))
+    model_id = model.rsplit("/", 1)[-1]
+    for prefix, field in _UNSUPPORTED_DEFAULTS:
+        if model_id.startswith(prefix):
+            payload["generationConfig"].pop(field, None)
+    return payload
 
 
 def model_resource(model: str, url: str) -> str:
@@ -123,7 +133,7 @@ def setup_message(
     model: str, payload: Mapping[str, Any] | None = None, *, handle: str | None = None
 ) -> dict[str, Any]:
     """`{"setup": ...}`: the user's payload unchanged except the model (and the handle when resuming)."""
-    body = copy.deepcopy(dict(payload)) if payload is not None else default_setup_payload()
+    body = copy.deepcopy(dict(payload)) if payload is not None else default_setup_payload(model)
     body.pop("model", None)
     if handle:
         body.pop("session_resumption", None)

@@ -60,8 +60,24 @@ class TestSetup:
         assert setup["systemInstruction"]["parts"][0]["text"]
         declaration = setup["tools"][0]["functionDeclarations"][0]
         assert declaration["name"] == wire.PROBE_TOOL_NAME
+        assert "parameters" not in declaration  # an empty OBJECT schema is rejected by the API
         assert setup["inputAudioTranscription"] == {}
         assert setup["outputAudioTranscription"] == {}
+
+    def test_default_payload_drops_what_a_model_rejects(self) -> None:
+        """gemini-3.8-live does not support thinkingConfig; other models keep incident 000's payload."""
+        assert (
+            "thinkingConfig" not in wire.setup_message("models/gemini-3.8-live")["setup"]["generationConfig"]
+        )
+        assert (
+            "thinkingConfig"
+            in wire.setup_message("models/gemini-3.1-flash-live-preview")["setup"]["generationConfig"]
+        )
+        user = {"generationConfig": {"thinkingConfig": {"thinkingBudget": 0}}}
+        assert (
+            wire.setup_message("models/gemini-3.8-live", user)["setup"]["generationConfig"]
+            == user["generationConfig"]
+        )
 
     def test_resume_sends_the_handle(self) -> None:
         assert wire.setup_message("models/m", handle="h-9")["setup"]["sessionResumption"] == {"handle": "h-9"}
