@@ -25,6 +25,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,7 @@ class Webhook:
     async def handle(self, request: web.Request) -> web.Response:
         payload = await request.json()
         payload["_path"] = request.path
+        payload["_received"] = time.time()
         self.notifications.append(payload)
         self._arrived.set()
         return web.Response(text="ok")
