@@ -13,7 +13,6 @@ every turn in the window that received audio.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -63,12 +62,6 @@ class JobStatus:
     failures: tuple[ProbeResult, ...]  # newest first
 
 
-def _nearest_rank(ascending: Sequence[float], quantile: float) -> float | None:
-    if not ascending:
-        return None
-    return ascending[max(0, math.ceil(quantile * len(ascending)) - 1)]
-
-
 def collect_status(store: Store, now: datetime) -> list[JobStatus]:
     """Everything the page shows, read from the store (blocking: run it in a worker thread)."""
     jobs = []
@@ -81,15 +74,15 @@ def collect_status(store: Store, now: datetime) -> list[JobStatus]:
             for (outcome, code), n in counts.items():
                 if outcome is not Outcome.OK:
                     classes[f"{outcome.value} {'' if code is None else code}".strip()] += n
-            latencies = store.first_audio_seconds(model=model, probe=probe, since=now - window)
+            latency = store.first_audio_percentiles(model=model, probe=probe, since=now - window)
             windows.append(
                 WindowStats(
                     window=window,
                     turns=sum(counts.values()) - bugs,
                     ok=sum(n for (outcome, _), n in counts.items() if outcome is Outcome.OK),
                     prober_errors=bugs,
-                    first_audio_p50=_nearest_rank(latencies, 0.5),
-                    first_audio_p95=_nearest_rank(latencies, 0.95),
+                    first_audio_p50=latency[50],
+                    first_audio_p95=latency[95],
                     failure_classes=tuple(classes.most_common()),
                 )
             )

@@ -288,6 +288,38 @@ class Store:
         sql = f"SELECT outcome, code, COUNT(*) FROM probe_records{where} GROUP BY outcome, code"  # noqa: S608
         return self._read(sql, parameters, lambda c: {(Outcome(o), code): n for o, code, n in c})
 
+    def first_audio_percentiles(
+        self,
+        *,
+        model: str,
+        probe: ProbeKind,
+        since: datetime,
+        until: datetime | None = None,
+        percents: Sequence[int] = (50, 95),
+    ) -> dict[int, float | None]:
+        """Nearest-rank percentiles of one job's first-audio latency in a window (None without audio).
+
+        Computed inside SQLite from the covering index, so no list of latencies crosses into Python (which
+        would hold the GIL the event loop needs).
+        """
+        where, parameters = _filters(model=model, probe=probe, since=since, until=until, outcomes=None)
+        ranked = (
+            "SELECT first_audio, ROW_NUMBER() OVER (ORDER BY first_audio) AS rank, COUNT(*) OVER () AS n "  # noqa: S608
+            f"FROM probe_records{where} AND first_audio IS NOT NULL"
+        )
+        for percent in percents:
+            if not 0 < percent <= 100:
+                raise ValueError(f"percents: {percent} is not in (0, 100]")
+        # Nearest rank: ceil(p * n / 100), in integers because SQLite may be built without ceil().
+        wanted = ",".join("MAX(1, (? * n + 99) / 100)" for _ in percents)
+        sql = f"SELECT rank, n, first_audio FROM ({ranked}) WHERE rank IN ({wanted})"  # noqa: S608
+        rows = self._read(sql, [*parameters, *percents], lambda c: c.fetchall())
+        if not rows:
+            return dict.fromkeys(percents)
+        by_rank = {rank: value for rank, _, value in rows}
+        n = rows[0][1]
+        return {percent: by_rank[max(1, (percent * n + 99) // 100)] for percent in percents}
+
     def first_audio_seconds(
         self, *, model: str, probe: ProbeKind, since: datetime, until: datetime | None = None
     ) -> list[float]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -133,6 +135,27 @@ class TestQuery:
     def test_first_audio_seconds_ascending_only_turns_with_audio(self, filled: Store) -> None:
         values = filled.first_audio_seconds(model=ALIAS, probe=ProbeKind.AUDIO, since=minutes_ago(60))
         assert values == [0.51, 0.55, 0.57]  # minutes 1, 5, 7; minutes 3 and 9 failed without audio
+
+    @pytest.mark.parametrize("n", [1, 2, 3, 7, 20, 101])
+    def test_first_audio_percentiles_are_nearest_rank(self, store: Store, n: int) -> None:
+        values = [round(0.3 + ((i * 37) % n) / 100, 4) for i in range(n)]  # a permutation of n values
+        for i, value in enumerate(values):
+            store.append(ok_turn(minutes_ago(i + 1), first_audio=value))
+        store.append(incident_000_failure(minutes_ago(0.5), model=PINNED))  # no audio: not counted
+        ascending = sorted(values)
+        expected = {p: ascending[math.ceil(p * n / 100) - 1] for p in (50, 95, 100)}
+        found = store.first_audio_percentiles(
+            model=PINNED, probe=ProbeKind.TEXT, since=minutes_ago(1000), percents=(50, 95, 100)
+        )
+        assert found == expected
+        assert found[50] == statistics.median_low(values)
+
+    def test_first_audio_percentiles_without_audio(self, store: Store) -> None:
+        store.append(incident_000_failure(minutes_ago(1)))
+        assert store.first_audio_percentiles(model=ALIAS, probe=ProbeKind.TEXT, since=minutes_ago(5)) == {
+            50: None,
+            95: None,
+        }
 
     def test_jobs_and_models(self, filled: Store) -> None:
         assert filled.jobs() == [(ALIAS, ProbeKind.AUDIO), (ALIAS, ProbeKind.TEXT), (PINNED, ProbeKind.TEXT)]
