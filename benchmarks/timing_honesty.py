@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import multiprocessing
@@ -43,6 +44,9 @@ def _speech(seconds: float) -> str:
 
 
 def _serve(delay: float, port_queue: multiprocessing.Queue[int], holds: multiprocessing.Queue[float]) -> None:
+    # The server is the measuring instrument: let it preempt the rest of a shared machine when allowed.
+    with contextlib.suppress(PermissionError):
+        os.nice(-10)
     chunk = json.dumps(
         {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000",
                                                                     "data": _speech(0.5)}}]}}}
