@@ -5,8 +5,9 @@
 Two paths are timed, both on in-memory data:
 - arrays: per-series (times, trials, failures, class counts) numpy arrays, what `build_timeline` consumes;
 - records: ProbeResult objects through `series_from_records` (the path of `--db` and `--jsonl` after parsing).
-Reading the store or a JSONL file (JSON parsing per record) is not included; it is I/O, timed separately in
-docs/timeline.md when measured.
+A third run puts every series at a 50% baseline: the most runs, where PELT's pruning is weakest
+(changepoint.py then segments grouped bins and refines each change). Reading the store or a JSONL file
+(JSON parsing per record) is not included.
 
 The data: 8 series (4 models x text/audio), 125,000 probes each, 30 s apart (~43 days). Every series sits at a
 1% baseline, and the alias and its backend go to 85% 1011s for 2,000 probes then recover: each of them has
@@ -35,22 +36,22 @@ MODELS = (
 START = datetime(2026, 4, 1, tzinfo=UTC)
 
 
-def _failures(rng: np.random.Generator, n: int, regresses: bool) -> np.ndarray:
-    rate = np.full(n, 0.01)
+def _failures(rng: np.random.Generator, n: int, regresses: bool, baseline: float = 0.01) -> np.ndarray:
+    rate = np.full(n, baseline)
     if regresses:
         onset = int(n * 0.8)
         rate[onset : onset + 2000] = 0.85
     return rng.random(n) < rate
 
 
-def make_arrays(total: int, seed: int) -> list[Series]:
+def make_arrays(total: int, seed: int, baseline: float = 0.01) -> list[Series]:
     rng = np.random.default_rng(seed)
     per_series = total // (2 * len(MODELS))
     times = START.timestamp() + 30.0 * np.arange(per_series)
     series = []
     for model, regresses in MODELS:
         for probe in ("text", "audio"):
-            failed = _failures(rng, per_series, regresses).astype(np.int64)
+            failed = _failures(rng, per_series, regresses, baseline).astype(np.int64)
             series.append(
                 Series(
                     model=model,
@@ -122,6 +123,12 @@ def main() -> None:
     onsets = analyse(series)
     arrays = time.perf_counter() - started
     print(f"arrays:  {total:,} records, {len(series)} series, {onsets} onsets: {arrays:.2f} s")
+
+    series = make_arrays(total, seed=2, baseline=0.5)
+    started = time.perf_counter()
+    onsets = analyse(series)
+    dense = time.perf_counter() - started
+    print(f"arrays, 50% baseline (PELT's worst case, grouped path): {onsets} onsets: {dense:.2f} s")
 
     records = make_records(total, seed=1)
     started = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -129,7 +130,8 @@ class ReportContext:
     setup_payload: Mapping[str, Any] | None  # the exact `{"setup": ...}` message of the reproduced model
     reproduce_model: str
     reproduce_probe: str
-    url: str | None  # from the config; None when no config was given
+    url: str | None  # from the config (any key= value redacted); None when no config was given
+    url_is_default: bool
     auth: str | None
     quota: Mapping[str, int] | None
     wire: WireSummary | None  # None for Prometheus input (counters carry no messages)
@@ -223,7 +225,7 @@ def render_report(
             "```json",
         ]
         out += [json.dumps(context.setup_payload, indent=2), "```", ""]
-    url = f" --url {context.url}" if context.url else ""
+    url = f" --url {context.url}" if context.url and not context.url_is_default else ""
     out += [
         "Run N turns and print the per-model table (key from `GEMINI_API_KEY`):",
         "",
@@ -240,7 +242,7 @@ def render_report(
     out += ["## Environment", ""]
     out.append(
         f"- Endpoint: {', '.join(context.endpoints) or 'not recorded'}"
-        + (f" ({context.url})" if context.url else "")
+        + (f" (URL per the config: {context.url})" if context.url else "")
     )
     if context.url:
         version = next(
@@ -265,10 +267,19 @@ def write_atomically(path: str, write: Callable[[Path], object]) -> None:
     os.close(handle)
     try:
         write(Path(temp))
+        # mkstemp creates 0600; a report is for sharing, so give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        Path(temp).chmod(0o666 & ~umask)
         Path(temp).replace(target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _redact_url(url: str) -> str:
+    """The URL with the value of any `key=` query parameter replaced: a key never reaches a report."""
+    return re.sub(r"([?&]key=)[^&#]*", r"\1REDACTED", url)
 
 
 _AUTH_WORDS = {
@@ -303,7 +314,7 @@ def build_context(
         model, probe = series[0].model, series[0].probe
     configured = next((m for m in settings.models if m.id == model), None) if settings else None
     endpoint = settings.endpoint_of(configured) if settings and configured else None
-    url = endpoint.url if endpoint else None
+    url = _redact_url(endpoint.url) if endpoint else None
     payload = configured.setup_payload if configured else None
     setup = setup_message(model_resource(model, url or GEMINI_URL), payload or default_setup_payload())
     endpoints = sorted({r.endpoint for r in records if r.endpoint}) if records else []
@@ -315,6 +326,7 @@ def build_context(
         reproduce_model=model,
         reproduce_probe=probe,
         url=url,
+        url_is_default=url == GEMINI_URL,
         auth=_AUTH_WORDS.get(endpoint.auth.value, endpoint.auth.value) if endpoint else None,
         quota=settings.budgets.model_dump() if settings else None,
         wire=wire_summary(wire_records) if wire_records is not None else None,

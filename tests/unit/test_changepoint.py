@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from monitor.changepoint import credible_interval, onset_log_posterior, pelt, penalty, wilson_interval
+from monitor.changepoint import (
+    MAX_RUNS,
+    credible_interval,
+    onset_log_posterior,
+    pelt,
+    penalty,
+    wilson_interval,
+)
 
 BASELINE = 1500
 AFTER = 200
@@ -118,3 +125,19 @@ def test_wilson_interval_matches_the_textbook_value() -> None:
 
 def test_penalty_grows_with_length() -> None:
     assert penalty(2000) > penalty(200) > 0
+
+
+def test_long_dense_series_is_grouped_then_refined_to_the_probe() -> None:
+    """Above MAX_RUNS runs PELT segments grouped bins, then moves each change to its full-resolution mode."""
+    rng = np.random.default_rng(13)
+    failures = np.concatenate(
+        (rng.random(60_000) < 0.5, rng.random(8_000) < 0.95, rng.random(12_000) < 0.5)
+    ).astype(np.int64)
+    ones = np.ones_like(failures)
+    assert np.count_nonzero(np.diff(failures)) > MAX_RUNS  # the grouped path is the one under test
+    changes = pelt(failures, ones)
+    assert len(changes) == 2
+    assert abs(changes[0] - 60_000) <= 20  # 50% -> 95%: the posterior itself is ~10 probes wide
+    assert abs(changes[1] - 68_000) <= 20
+    stationary = (rng.random(60_000) < 0.5).astype(np.int64)
+    assert pelt(stationary, np.ones_like(stationary)) == []
