@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED, Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.budget import QuotaGuard
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.log import get_logger, log_result
 from monitor.metrics import ProbeMetrics, SkipReason
@@ -33,7 +33,7 @@ from monitor.probe.target import ProbeTarget
 from monitor.store import Store
 from monitor.web import HealthStatus
 
-__all__ = ["ProbeFn", "ProbeJob", "ProbeScheduler", "QuotaGuard", "SessionBudgets", "spread_offsets"]
+__all__ = ["ProbeFn", "ProbeJob", "ProbeScheduler", "SessionBudgets", "spread_offsets"]
 
 # Runs one probe: (target, kind, run_id) -> result. The daemon binds run_probe's HTTP session and clock.
 ProbeFn = Callable[[ProbeTarget, ProbeKind, str], Awaitable[ProbeResult]]
@@ -68,38 +68,6 @@ class SessionBudgets:
 def spread_offsets(count: int, interval: float) -> list[float]:
     """Start offsets that spread `count` jobs evenly over one interval: i/N * interval, no hashing."""
     return [interval * i / count for i in range(count)]
-
-
-class QuotaGuard:
-    """Sliding one-minute and one-day windows of sessions opened with one key."""
-
-    def __init__(self, *, per_minute: int, per_day: int, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._per_minute = per_minute
-        self._per_day = per_day
-        self._clock = clock
-        self._minute: deque[float] = deque()
-        self._day: deque[float] = deque()
-
-    def try_acquire(self) -> bool:
-        """Count one session if both windows have room; False (and nothing counted) otherwise."""
-        now = self._clock.monotonic()
-        self._expire(now)
-        if len(self._minute) >= self._per_minute or len(self._day) >= self._per_day:
-            return False
-        self.charge(now)
-        return True
-
-    def charge(self, now: float | None = None) -> None:
-        """Count a session that was opened anyway (a recovery after a failed turn)."""
-        moment = self._clock.monotonic() if now is None else now
-        self._minute.append(moment)
-        self._day.append(moment)
-
-    def _expire(self, now: float) -> None:
-        while self._minute and now - self._minute[0] >= 60.0:
-            self._minute.popleft()
-        while self._day and now - self._day[0] >= 86400.0:
-            self._day.popleft()
 
 
 class ProbeScheduler:

@@ -11,18 +11,16 @@ problem is reported at once as `<path>: <rule>` in one `ConfigError`, like black
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -34,6 +32,15 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from monitor.budget import EndpointSchedule, schedule_problems
+from monitor.config_syntax import (
+    ConfigError,
+    Duration,
+    PositiveDuration,
+    parse_duration,
+    parse_listen,
+    problems_of,
+)
 from monitor.probe.outcome import ProbeKind
 from monitor.probe.target import AuthKind, PhaseBudgets, ProbeTarget, TextPath
 
@@ -57,45 +64,6 @@ GEMINI_URL = (
     "wss://generativelanguage.googleapis.com/ws/"
     "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 )
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
-
-
-class ConfigError(Exception):
-    """Every problem found in a configuration, each as `<path>: <rule>`."""
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in self.problems))
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a string like `90s`, `3m`, `250ms`, `1h`; ValueError naming the rule."""
-    if isinstance(value, bool):
-        raise ValueError(f"must be a duration like 60, '60s' or '2m' (got {value!r})")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if match is None:
-            raise ValueError(f"must be a duration like 60, '60s' or '2m' (got {value!r})")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"must be a duration like 60, '60s' or '2m' (got {value!r})")
-    return seconds
-
-
-def _positive_duration(value: object) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError(f"must be a duration > 0 like 60, '60s' or '2m' (got {value!r})")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-PositiveDuration = Annotated[float, BeforeValidator(_positive_duration)]
 
 
 class _Section(BaseModel):
@@ -379,41 +347,19 @@ def _reference_problems(settings: MonitorSettings) -> list[str]:
 
 def quota_problems(settings: MonitorSettings) -> list[str]:
     """The quota arithmetic per endpoint (= per key): refuse a schedule the budgets cannot pay for."""
-    problems: list[str] = []
-    interval = settings.probes.interval
-    budgets = settings.budgets
-    for endpoint in settings.endpoints:
-        models = [m for m in settings.models if settings.endpoint_of(m) is endpoint]
-        kinds = [settings.kinds_of(m) for m in models]
-        jobs = sum(len(k) for k in kinds)
-        if jobs == 0:
-            continue
-        shapes = {len(k) for k in kinds}
-        if len(shapes) == 1:
-            per_model = shapes.pop()
-            terms = f"{_plural(len(models), 'model')} x {_plural(per_model, 'probe')}"
-        else:
-            terms = f"{jobs} (model, probe) jobs"
-        per_minute = jobs * 60.0 / interval
-        where = f" on endpoint {endpoint.name!r}" if len(settings.endpoints) > 1 else ""
-        if per_minute > budgets.sessions_per_minute:
-            problems.append(
-                f"budgets.sessions_per_minute: schedule{where} needs {terms} x 60/{interval:g} s = "
-                f"{per_minute:g} sessions/min (+ up to {per_minute:g} recoveries) "
-                f"but budgets.sessions_per_minute is {budgets.sessions_per_minute}"
-            )
-        per_day = jobs * 86400.0 / interval
-        if per_day > budgets.sessions_per_day:
-            problems.append(
-                f"budgets.sessions_per_day: schedule{where} needs {terms} x 86400/{interval:g} s = "
-                f"{per_day:g} sessions/day (+ up to {per_day:g} recoveries) "
-                f"but budgets.sessions_per_day is {budgets.sessions_per_day}"
-            )
-    return problems
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    schedules = [
+        EndpointSchedule(
+            endpoint.name,
+            tuple(len(settings.kinds_of(m)) for m in settings.models if settings.endpoint_of(m) is endpoint),
+        )
+        for endpoint in settings.endpoints
+    ]
+    return schedule_problems(
+        schedules,
+        interval=settings.probes.interval,
+        sessions_per_minute=settings.budgets.sessions_per_minute,
+        sessions_per_day=settings.budgets.sessions_per_day,
+    )
 
 
 def describe(settings: MonitorSettings) -> str:
@@ -429,14 +375,6 @@ def describe(settings: MonitorSettings) -> str:
     ]
     lines += [f"  note: {problem}" for problem in settings.missing_keys()]
     return "\n".join(lines)
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """(host, port) from `HOST:PORT` (`[::]:9478` for IPv6); ValueError naming the rule."""
-    match = _LISTEN.match(text)
-    if match is None or int(match.group("port")) > 65535:
-        raise ValueError(f"must be HOST:PORT with a port 0-65535 (got {text!r})")
-    return match.group("host").strip("[]"), int(match.group("port"))
 
 
 def resolve_config_path(path: str | None) -> tuple[Path, bool]:
@@ -471,7 +409,7 @@ def load_settings(path: str | None, *, demo: bool = False) -> MonitorSettings:
     try:
         return MonitorSettings.model_validate(merged)
     except ValidationError as error:
-        raise ConfigError(_problems(error)) from None
+        raise ConfigError(problems_of(error)) from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -513,29 +451,3 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
         else:
             merged[key] = value
     return merged
-
-
-def _problems(error: ValidationError) -> list[str]:
-    problems: list[str] = []
-    for item in error.errors(include_url=False, include_input=False):
-        path = _format_loc(item["loc"])
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif item["type"] == "missing":
-            message = "required"
-        for line in message.split("\n"):
-            # Cross-field rules raised at the top level already start with their own path.
-            # Rules of a whole section may name a sub-key (".timeouts: ..."); top-level ones their own path.
-            if line.startswith("."):
-                problems.append(f"{path}{line}")
-            else:
-                problems.append(f"{path}: {line}" if path else line)
-    return problems
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text

@@ -18,13 +18,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from monitor.budget import QuotaGuard
 from monitor.emulator import load_scenario, start_emulator
 from monitor.metrics import ModelInfo, ProbeMetrics
 from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import ProbeResult
 from monitor.probe.runner import run_probe
 from monitor.probe.target import PhaseBudgets, ProbeTarget
-from monitor.scheduler import ProbeJob, ProbeScheduler, QuotaGuard, SessionBudgets, spread_offsets
+from monitor.scheduler import ProbeJob, ProbeScheduler, SessionBudgets, spread_offsets
 from monitor.store import Store
 from tests.history import ok_turn
 
