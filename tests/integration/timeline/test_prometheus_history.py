@@ -171,3 +171,22 @@ def test_prometheus_unknown_model_is_refused(prometheus: tuple[str, Backfill]) -
     )  # fmt: skip
     assert result.returncode == 2
     assert "unknown model 'gemini-9'" in result.stderr
+
+
+def test_prometheus_report_states_resolution_and_missing_wire_data(
+    prometheus: tuple[str, Backfill], tmp_path: Path
+) -> None:
+    url, backfill = prometheus
+    out, plot = tmp_path / "report.md", tmp_path / "plot.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "report", "--prometheus", url, "-o", str(out), "--plot", str(plot),
+         "--since", _iso(backfill.start), "--until", _iso(backfill.start + 60 * (MINUTES - 1))],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "resolution: 60 s steps" in text
+    assert f"# Gemini Live API — {ALIAS}: failure rate" in text
+    assert "Not available: Prometheus counters carry no message sequences" in text
+    assert f"unchanged: {PINNED} (text): 0/" in text
+    assert plot.read_bytes()[:4] == b"\x89PNG"
