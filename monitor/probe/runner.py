@@ -35,6 +35,9 @@ __all__ = ["endpoint_of", "run_probe"]
 _log = logging.getLogger(__name__)
 # Mechanisms that say nothing about the provider: no recovery attempt is made after them.
 _OWN_FAULTS = frozenset({Mechanism.BUG})
+# Our credentials or our quota: an immediate second session cannot heal a bad key and burns quota (the
+# reconnect storms of reference 6, row 5), so no recovery attempt either.
+_NO_RECOVERY_CAUSES = frozenset({Cause.QUOTA, Cause.AUTH})
 _CLOSE_MECHANISMS = frozenset({Mechanism.SERVER_CLOSE, Mechanism.NO_CLOSE_FRAME, Mechanism.KEEPALIVE})
 
 
@@ -81,7 +84,12 @@ async def run_probe(
             _log_bug(error, key)
     try:
         result = _result(target, kind, run_id, started_at, trace, observation, detail[:300], failed_at)
-        if observation is not None and target.recover and observation.mechanism not in _OWN_FAULTS:
+        if (
+            observation is not None
+            and target.recover
+            and observation.mechanism not in _OWN_FAULTS
+            and result.cause not in _NO_RECOVERY_CAUSES
+        ):
             recovery = await _recover(http, target, clock, trace.handle)
             result = replace(result, recovery=recovery)
     except asyncio.CancelledError:

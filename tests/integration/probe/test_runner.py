@@ -98,6 +98,15 @@ async def incident_000(rec: Recorder, ws: web.WebSocketResponse) -> None:
     await ws.close(code=1011, message=b"Internal error encountered.")
 
 
+def _closing(code: int, reason: bytes) -> Any:
+    async def close_after_turn(rec: Recorder, ws: web.WebSocketResponse) -> None:
+        await setup_ok(ws)
+        await read_turn(ws)
+        await ws.close(code=code, message=reason)
+
+    return close_after_turn
+
+
 class TestSuccess:
     async def test_text_turn_ok_with_every_timing_and_the_wire_pattern(
         self, http: aiohttp.ClientSession
@@ -261,6 +270,15 @@ class TestServerClose:
             RecoveryOutcome.FAILED,
         )
         assert result.recovery.detail == "server_close internal"
+
+    async def test_no_recovery_after_our_own_quota_or_key_failure(self, http: aiohttp.ClientSession) -> None:
+        """A quota close would only burn more quota on an immediate retry: no recovery is attempted."""
+        rec = Recorder(_closing(1011, b"Resource has been exhausted (e.g. check quota)."))
+        async with serve(rec) as url:
+            result = await run_probe(target(url), ProbeKind.TEXT, http=http)
+        assert (result.outcome, result.cause) == (Outcome.SERVER_CLOSE, Cause.QUOTA)
+        assert result.recovery is None
+        assert rec.connections == 1
 
     async def test_setup_close_is_model_not_found_in_setup(self, http: aiohttp.ClientSession) -> None:
         reason = (
