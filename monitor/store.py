@@ -342,6 +342,10 @@ class Store:
     def models(self) -> list[str]:
         return sorted({model for model, _ in self.jobs()})
 
+    def __bool__(self) -> bool:
+        # A store handle is a resource, not a container: `if store:` must not depend on it being empty.
+        return True
+
     def __len__(self) -> int:
         return self._read("SELECT COUNT(*) FROM probe_records", (), lambda c: int(c.fetchone()[0]))
 
