@@ -195,10 +195,14 @@ def _wire_rows(result: ProbeResult) -> list[tuple[float, str, str]]:
             run += 1
         last = result.messages[index + run - 1][1]
         what = kind if run == 1 else f"{kind} x{run} (until {last:+.3f} s)"
+        sender = "server"
         if kind == "close":
+            # The trace records every session end; the client closes an ok session itself.
+            sender = "client" if result.close_initiator == "client" else "server"
             code = "" if result.code is None else f" code={result.code}"
-            what = f'close{code} "{result.close_reason}"'
-        rows.append((first, "server", what))
+            reason = f' "{result.close_reason}"' if result.close_reason else ""
+            what = f"close{code}{reason}"
+        rows.append((first, sender, what))
         index += run
     return sorted(rows, key=lambda row: row[0])
 

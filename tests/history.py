@@ -42,19 +42,25 @@ def ok_turn(
     model: str = PINNED,
     probe: ProbeKind = ProbeKind.TEXT,
     first_audio: float = 0.62,
-    chunks: int = 30,
+    chunks: int = 12,
     run_id: str | None = None,
 ) -> ProbeResult:
-    """A clean turn: audio streamed in `chunks` serverContent frames 50 ms apart, then turnComplete."""
-    first_response = round(first_audio - 0.04, 4)
-    turn = round(first_audio + chunks * 0.05 + 0.1, 4)
-    messages = [
-        ("setupComplete", -0.012),
-        ("sessionResumptionUpdate", 0.118),
-        ("serverContent", first_response),
+    """A clean turn as the probe records it against the emulator: `chunks` audio frames 70 ms apart, each
+    with its output transcription, then generationComplete, turnComplete, usageMetadata, and our own close."""
+    first_response = round(first_audio, 4)
+    turn = round(first_audio + chunks * 0.07 + 0.05, 4)
+    messages = [("setupComplete", -0.012), ("sessionResumptionUpdate", 0.118)]
+    if probe is ProbeKind.AUDIO:
+        messages.append(("serverContent.inputTranscription", 0.119))
+    for i in range(chunks):
+        at = round(first_audio + i * 0.07, 4)
+        messages += [("serverContent.modelTurn", at), ("serverContent.outputTranscription", at)]
+    messages += [
+        ("serverContent.generationComplete", round(turn - 0.02, 4)),
+        ("serverContent.turnComplete", turn),
+        ("usageMetadata", turn),
+        ("close", round(turn + 0.0003, 4)),
     ]
-    messages += [("serverContent", round(first_audio + i * 0.05, 4)) for i in range(chunks)]
-    messages += [("usageMetadata", round(turn - 0.01, 4)), ("serverContent", turn)]
     return ProbeResult(
         run_id=run_id or _run_id(),
         started_at=started_at,
@@ -63,6 +69,7 @@ def ok_turn(
         model=model,
         probe=probe,
         outcome=Outcome.OK,
+        close_initiator="client",
         timings={
             TimingPhase.CONNECT: 0.081,
             TimingPhase.SETUP: 0.312,
@@ -71,7 +78,7 @@ def ok_turn(
             TimingPhase.TURN: turn,
         },
         messages=tuple(messages),
-        audio_seconds=round(chunks * 0.05 * 0.96, 4),
+        audio_seconds=round(chunks * 0.07 * 0.96, 4),
         prompt_tokens=23,
         response_tokens=61,
     )

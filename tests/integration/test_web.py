@@ -305,6 +305,8 @@ class TestStatusPage:
         html = await (await client.get("/", params={"open": "old-ok"})).text()
         assert "<h3>Selected turn</h3>" in html
         assert 'id="run-old-ok" open>' in html
+        # An ok session is closed by us: the trace says so, with no code or reason.
+        assert '<td class="client">client →</td><td>close</td>' in html
         html = await (await client.get("/", params={"open": "<nope>"})).text()
         assert "No record with run_id <code>&lt;nope&gt;</code>." in html
 
