@@ -178,8 +178,19 @@ def _anchor(job: JobStatus) -> str:
     return f"job-{job.model}-{job.probe.value}"
 
 
+def _frames(messages: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Messages of one frame share a timestamp: join them ("serverContent.modelTurn + …")."""
+    frames: list[tuple[str, float]] = []
+    for kind, at in messages:
+        if frames and frames[-1][1] == at and kind != "close" and not frames[-1][0].endswith("close"):
+            frames[-1] = (f"{frames[-1][0]} + {kind}", at)
+        else:
+            frames.append((kind, at))
+    return frames
+
+
 def _wire_rows(result: ProbeResult) -> list[tuple[float, str, str]]:
-    """(seconds since the turn was sent, direction, what) in time order; runs of one kind collapsed."""
+    """(seconds since the turn was sent, direction, what) in time order; runs of one frame shape collapsed."""
     rows: list[tuple[float, str, str]] = []
     setup_complete = next((t for kind, t in result.messages if kind == "setupComplete"), None)
     setup = result.timings.get(TimingPhase.SETUP)
@@ -187,13 +198,14 @@ def _wire_rows(result: ProbeResult) -> list[tuple[float, str, str]]:
         rows.append((setup_complete - setup, "client", "setup"))
     if result.phase not in (Phase.CONNECT, Phase.SETUP):
         rows.append((0.0, "client", _TURN_LABELS[result.probe]))
+    frames = _frames(result.messages)
     index = 0
-    while index < len(result.messages):
-        kind, first = result.messages[index]
+    while index < len(frames):
+        kind, first = frames[index]
         run = 1
-        while index + run < len(result.messages) and result.messages[index + run][0] == kind:
+        while index + run < len(frames) and frames[index + run][0] == kind:
             run += 1
-        last = result.messages[index + run - 1][1]
+        last = frames[index + run - 1][1]
         what = kind if run == 1 else f"{kind} x{run} (until {last:+.3f} s)"
         sender = "server"
         if kind == "close":
@@ -270,14 +282,13 @@ def render_status_page(
     head = "".join(f"<th>{escape(cell)}</th>" for cell in head_cells)
     rows = "".join(_summary_row(job, now, aliases) for job in jobs)
     listed = {failure.run_id for job in jobs for failure in job.failures}
-    sections = []
+    chosen = ""
     if open_run_id is not None and open_run_id not in listed:
         if selected is None:
-            sections.append(
-                f"<p class='failed'>No record with run_id <code>{escape(open_run_id)}</code>.</p>"
-            )
+            chosen = f"<p class='failed'>No record with run_id <code>{escape(open_run_id)}</code>.</p>"
         else:
-            sections.append("<h3>Selected turn</h3>" + _details(selected, is_open=True))
+            chosen = "<h2>Selected turn</h2>" + _details(selected, is_open=True)
+    sections = []
     for job in jobs:
         failures = "".join(_details(f, is_open=f.run_id == open_run_id) for f in job.failures)
         sections.append(
@@ -294,6 +305,7 @@ def render_status_page(
         '<a href="/healthz">/healthz</a></p>'
         + (f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>" if jobs else "")
         + ("" if jobs else '<p class="muted">No probe turns stored yet.</p>')
+        + chosen
         + "<h2>Last failures</h2>"
         + "".join(sections)
     )

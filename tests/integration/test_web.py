@@ -303,10 +303,15 @@ class TestStatusPage:
         old_ok = ok_turn(NOW - timedelta(days=3), run_id="old-ok")
         record(store, metrics, old_ok)
         html = await (await client.get("/", params={"open": "old-ok"})).text()
-        assert "<h3>Selected turn</h3>" in html
+        assert "<h2>Selected turn</h2>" in html
         assert 'id="run-old-ok" open>' in html
         # An ok session is closed by us: the trace says so, with no code or reason.
         assert '<td class="client">client →</td><td>close</td>' in html
+        # One frame's messages share a row; twelve identical audio frames share one.
+        frames = "serverContent.modelTurn + serverContent.outputTranscription x12 (until +1.390 s)"
+        assert f"<td>{frames}</td>" in html
+        assert "<td>serverContent.generationComplete</td>" in html
+        assert "<td>serverContent.turnComplete + usageMetadata</td>" in html
         html = await (await client.get("/", params={"open": "<nope>"})).text()
         assert "No record with run_id <code>&lt;nope&gt;</code>." in html
 
