@@ -114,9 +114,6 @@ class Store:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a commit happens exactly where we say.
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA busy_timeout = 5000")  # another process (timeline --db) may hold a lock
-        # Only takes effect on a new file, and must precede WAL: 8 KiB pages fit five ~1.3 KB records where
-        # 4 KiB pages fit two, which cuts the file by ~17% (docs/store.md).
-        connection.execute("PRAGMA page_size = 8192")
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = FULL")
         return connection

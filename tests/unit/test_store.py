@@ -192,7 +192,6 @@ class TestFile:
     def test_wal_and_schema_version(self, store: Store) -> None:
         with sqlite3.connect(store.path) as raw:
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert raw.execute("PRAGMA page_size").fetchone()[0] == 8192
             assert raw.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
 
     def test_newer_schema_is_refused(self, tmp_path: Path) -> None:
