@@ -97,6 +97,8 @@ def run_promtool(
     )
     output = done.stdout + done.stderr
     results: dict[str, dict[str, float]] = {e: {} for e, _ in exprs}
+    if "err:" in output:
+        raise RuntimeError(f"promtool could not evaluate a query:\n{output}")
     for block in re.split(r"\n\s+expr: ", output)[1:]:
         expr = next(e for e, _ in exprs if block.startswith(f'"{e.replace(chr(34), chr(92) + chr(34))}"'))
         got = re.search(r"got: (.*)", block)
@@ -124,7 +126,9 @@ def delay(
     for r in range(runs):
         outcomes = np.concatenate([rng.random(120) < p0, rng.random(after * 2) < p1])
         series += replica_series(f"shift-{r}", outcomes)
-    first = f"min by (model) (min_over_time(timestamp({FIRING})[{after}m:30s]))"
+    # Rising edges only: promtool caps a query at 10,000 loaded samples, which a plain timestamp(ALERTS)
+    # subquery over 100 firing replicas exceeds.
+    first = f"min by (model) (min_over_time(timestamp({FIRING} unless {FIRING} offset 30s)[{after}m:30s]))"
     early = f"max by (model) (max_over_time({FIRING}[60m]))"
     got = run_promtool(directory, f"shift-{p1}", series, 60 + after, [(first, 60 + after), (early, 60)])
     delays = [(ts - 3600) / 60 for model, ts in got[first].items() if model not in got[early]]
