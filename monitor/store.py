@@ -103,19 +103,26 @@ class Store:
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         try:
             self._writer = self._connect()
-            self._migrate()
-            self._reader = self._connect()
-            self._reader.execute("PRAGMA query_only = ON")
+            try:
+                self._migrate()
+                self._reader = self._connect()
+                self._reader.execute("PRAGMA query_only = ON")
+            except BaseException:
+                self._writer.close()
+                raise
         except sqlite3.DatabaseError as exc:
-            self._writer_thread.shutdown()
             raise StoreError(f"{self.path}: not a usable SQLite store: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a commit happens exactly where we say.
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA busy_timeout = 5000")  # another process (timeline --db) may hold a lock
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = FULL")
+        try:
+            connection.execute("PRAGMA busy_timeout = 5000")  # another process (timeline --db) may lock it
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            connection.close()  # e.g. "file is not a database"
+            raise
         return connection
 
     def _migrate(self) -> None:
