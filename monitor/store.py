@@ -243,6 +243,29 @@ class Store:
         newest_first: bool = False,
     ) -> list[ProbeResult]:
         """Records with `since <= started_at < until`, in time order; `limit` keeps the first ones."""
+        texts = self.query_json(
+            model=model,
+            probe=probe,
+            since=since,
+            until=until,
+            outcomes=outcomes,
+            limit=limit,
+            newest_first=newest_first,
+        )
+        return [ProbeResult.from_record(json.loads(text)) for text in texts]
+
+    def query_json(
+        self,
+        *,
+        model: str | None = None,
+        probe: ProbeKind | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcomes: Collection[Outcome] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[str]:
+        """`query`, each record as its stored JSON text (what the API serves: no parse, no re-dump)."""
         where, parameters = _filters(model=model, probe=probe, since=since, until=until, outcomes=outcomes)
         order = "DESC" if newest_first else "ASC"
         sql = f"SELECT record FROM probe_records{where} ORDER BY started_at_ms {order}, id {order}"  # noqa: S608
@@ -251,7 +274,7 @@ class Store:
                 raise ValueError(f"limit: must be >= 0, got {limit}")
             sql += " LIMIT ?"
             parameters.append(limit)
-        return self._read(sql, parameters, lambda c: [ProbeResult.from_record(json.loads(r[0])) for r in c])
+        return self._read(sql, parameters, lambda c: [row[0] for row in c])
 
     def get(self, run_id: str) -> ProbeResult | None:
         """The record with this run_id, if stored."""

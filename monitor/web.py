@@ -23,7 +23,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.metrics import ModelInfo
 from monitor.probe.outcome import Outcome, ProbeKind
-from monitor.probe.record import ProbeResult, parse_utc
+from monitor.probe.record import parse_utc
 from monitor.status_page import collect_status, render_status_page
 from monitor.store import Store
 
@@ -83,9 +83,9 @@ def build_app(
         except _BadParameterError as exc:
             return web.json_response({"error": str(exc)}, status=400)
 
-        def read() -> list[ProbeResult]:
+        def read() -> tuple[str, bool]:
             # One more than asked says whether the answer was cut; newest first so the limit keeps the latest.
-            return store.query(
+            texts = store.query_json(
                 model=query.model,
                 probe=query.probe,
                 since=query.since,
@@ -94,18 +94,25 @@ def build_app(
                 limit=query.limit + 1,
                 newest_first=True,
             )
+            # The stored text is the record's JSON: join it as is, oldest first, off the event loop.
+            return "[" + ",".join(reversed(texts[: query.limit])) + "]", len(texts) > query.limit
 
-        found = await asyncio.to_thread(read)
-        headers = {"X-Results-Truncated": "true" if len(found) > query.limit else "false"}
-        records = [result.to_record() for result in reversed(found[: query.limit])]
-        return web.json_response(records, headers=headers)
+        body, truncated = await asyncio.to_thread(read)
+        headers = {"X-Results-Truncated": "true" if truncated else "false"}
+        return web.json_response(text=body, headers=headers)
 
     async def status_page(request: web.Request) -> web.Response:
         now = clock.now()
         open_run_id = request.query.get("open") or None
-        jobs = await asyncio.to_thread(collect_status, store, now)
-        selected = await asyncio.to_thread(store.get, open_run_id) if open_run_id else None
-        html = render_status_page(jobs, now=now, selected=selected, open_run_id=open_run_id, models=models)
+
+        def render() -> str:
+            jobs = collect_status(store, now)
+            selected = store.get(open_run_id) if open_run_id else None
+            return render_status_page(
+                jobs, now=now, selected=selected, open_run_id=open_run_id, models=models
+            )
+
+        html = await asyncio.to_thread(render)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     app = web.Application()
