@@ -8,6 +8,7 @@ state of its own. Store reads run in a worker thread so a status-page render nev
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol, TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
 from multidict import MultiMapping
 from prometheus_client import CollectorRegistry
-from prometheus_client.aiohttp import make_aiohttp_handler
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.metrics import ModelInfo
@@ -116,11 +118,41 @@ def build_app(
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     app = web.Application()
-    app.router.add_get("/metrics", make_aiohttp_handler(registry))
+    app.router.add_get("/metrics", _metrics_handler(registry))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/results", results)
     app.router.add_get("/", status_page)
     return app
+
+
+def _metrics_handler(registry: CollectorRegistry) -> Handler:
+    """prometheus-client's aiohttp exposition, with the encoding moved off the event loop.
+
+    `prometheus_client.aiohttp.make_aiohttp_handler` encodes on the loop. With 100 jobs the exposition is
+    ~21,000 lines (2.7 MB) and takes 0.4-0.6 s to encode on this machine: every scrape would freeze the loop
+    that times the probes. Same negotiation (`Accept`: text 0.0.4 or OpenMetrics; `name[]` filtering; gzip
+    when accepted), done in a worker thread.
+    """
+
+    async def metrics(request: web.Request) -> web.Response:
+        accept = ",".join(request.headers.getall(hdrs.ACCEPT, []))
+        accept_encoding = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, []))
+        names = request.query.getall("name[]", [])
+
+        def encode() -> tuple[bytes, dict[str, str]]:
+            encoder, content_type = choose_encoder(accept)
+            source = registry.restricted_registry(names) if names else registry
+            body = encoder(source)
+            headers = {"Content-Type": content_type}
+            if gzip_accepted(accept_encoding):
+                body = gzip.compress(body, compresslevel=6)
+                headers["Content-Encoding"] = "gzip"
+            return body, headers
+
+        body, headers = await asyncio.to_thread(encode)
+        return web.Response(body=body, headers=headers)
+
+    return metrics
 
 
 def _parse_results_query(params: MultiMapping[str], now: datetime) -> _ResultsQuery:

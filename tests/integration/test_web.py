@@ -112,6 +112,20 @@ class TestMetrics:
         families = {f.name: f.type for f in text_string_to_metric_families(await response.text())}
         assert {name: families.get(name) for name in DESIGN_FAMILIES} == DESIGN_FAMILIES
 
+    async def test_openmetrics_negotiation_gzip_and_name_filter(self, client: TestClient) -> None:
+        """What Prometheus asks for: OpenMetrics, gzipped; and the client library's `name[]` filter."""
+        headers = {"Accept": "application/openmetrics-text; version=1.0.0", "Accept-Encoding": "gzip"}
+        response = await client.get("/metrics", headers=headers)
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
+        assert response.headers["Content-Encoding"] == "gzip"
+        text = await response.text()  # aiohttp's client decompresses
+        assert text.endswith("# EOF\n")
+        assert "gemini_live_probe_turns_total{" in text
+        only = await (await client.get("/metrics", params={"name[]": "gemini_live_model_info"})).text()
+        families = {f.name for f in text_string_to_metric_families(only)}
+        assert families == {"gemini_live_model_info"}
+
     async def test_counts_match_the_store(
         self,
         client: TestClient,
