@@ -126,12 +126,22 @@ def delay(
     for r in range(runs):
         outcomes = np.concatenate([rng.random(120) < p0, rng.random(after * 2) < p1])
         series += replica_series(f"shift-{r}", outcomes)
-    # Rising edges only: promtool caps a query at 10,000 loaded samples, which a plain timestamp(ALERTS)
-    # subquery over 100 firing replicas exceeds.
-    first = f"min by (model) (min_over_time(timestamp({FIRING} unless {FIRING} offset 30s)[{after}m:30s]))"
+    # promtool caps a query at 10,000 loaded samples: a subquery over firing replicas loads ~2 samples per
+    # replica and step, so the replicas are split into chunks of one query each.
+    steps = after * 2
+    chunk = max(1, 4000 // (2 * steps))
+    firsts = []
+    for start in range(0, runs, chunk):
+        names = "|".join(f"shift-{r}" for r in range(start, min(start + chunk, runs)))
+        firing = f'ALERTS{{alertname="{ALERT}",alertstate="firing",model=~"{names}"}}'
+        firsts.append(
+            f"min by (model) (min_over_time(timestamp({firing} unless {firing} offset 30s)[{after}m:30s]))"
+        )
     early = f"max by (model) (max_over_time({FIRING}[60m]))"
-    got = run_promtool(directory, f"shift-{p1}", series, 60 + after, [(first, 60 + after), (early, 60)])
-    delays = [(ts - 3600) / 60 for model, ts in got[first].items() if model not in got[early]]
+    exprs = [(first, 60 + after) for first in firsts] + [(early, 60)]
+    got = run_promtool(directory, f"shift-{p1}", series, 60 + after, exprs)
+    first_firing = {model: ts for first in firsts for model, ts in got[first].items()}
+    delays = [(ts - 3600) / 60 for model, ts in first_firing.items() if model not in got[early]]
     missed = runs - len(got[early]) - len(delays)
     return sorted(delays) + [float("inf")] * missed, len(got[early])
 
