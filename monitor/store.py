@@ -1,11 +1,12 @@
 """Store: the durable SQLite history of probe records, its queries and its retention.
 
-One row per probe turn holds the exact `ProbeResult.to_record()` JSON plus the columns queries filter on.
-`docs/store.md` has the schema, the durability argument, retention and the measured growth per model-year.
+One row per probe turn holds the exact `ProbeResult.to_record()` JSON plus the columns queries filter on
+(schema, opening and migrations: `store_schema.py`). `docs/store.md` has the schema, the durability
+argument, retention and the measured growth per model-year.
 
 Durability: WAL journal with `synchronous=FULL`, so a record is on disk (WAL fsynced) when `append` returns:
 it survives `kill -9` and also a power loss. NORMAL would survive only the first. At a few commits per second
-the fsync costs nothing in throughput; its latency (sub-millisecond here, tens of ms on a busy disk) is why
+the fsync costs nothing in throughput; its latency (0.5 ms median here, up to ~16 ms on a busy disk) is why
 the daemon should write through `append_async`, which runs appends in order on one dedicated writer thread and
 keeps the event loop free. Reads use a second connection (WAL readers never block the writer) and are cheap
 enough for a worker thread (`asyncio.to_thread`).
@@ -19,57 +20,17 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
-from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
-from monitor.probe.record import ProbeResult, parse_utc
+from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
+from monitor.probe.record import ProbeResult
+from monitor.store_schema import COLUMNS, SCHEMA_VERSION, StoreError, connect, epoch_ms, migrate, record_row
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "TurnKey"]
 
 _T = TypeVar("_T")
-
-# Each migration moves the schema from version N-1 to N; never edit one that has shipped, append a new one.
-_MIGRATIONS: Final[Sequence[Sequence[str]]] = (
-    (
-        """CREATE TABLE probe_records (
-            id INTEGER PRIMARY KEY,
-            run_id TEXT NOT NULL UNIQUE,
-            started_at_ms INTEGER NOT NULL,  -- Unix epoch milliseconds (the record's precision)
-            endpoint TEXT NOT NULL,
-            model TEXT NOT NULL,
-            probe TEXT NOT NULL,
-            outcome TEXT NOT NULL,
-            cause TEXT NOT NULL,
-            code INTEGER,
-            phase TEXT NOT NULL,
-            first_audio REAL,                -- seconds; copied out of the JSON for percentile queries
-            record TEXT NOT NULL             -- the DESIGN.md record, exactly ProbeResult.to_record()
-        )""",
-        # Covers the status page's per-job counts and latency percentiles, so they never read the wide rows.
-        """CREATE INDEX probe_records_job_time
-            ON probe_records (model, probe, started_at_ms, outcome, code, first_audio)""",
-        "CREATE INDEX probe_records_time ON probe_records (started_at_ms)",
-        # Failures are rare: "the last failures of a job" must not scan a year of successes.
-        """CREATE INDEX probe_records_job_failures ON probe_records (model, probe, started_at_ms)
-            WHERE outcome <> 'ok'""",
-        # The jobs ever seen, so the status page lists them without a DISTINCT over every record.
-        """CREATE TABLE jobs (model TEXT NOT NULL, probe TEXT NOT NULL, PRIMARY KEY (model, probe))
-            WITHOUT ROWID""",
-    ),
-)
-SCHEMA_VERSION: Final = len(_MIGRATIONS)
-
-_COLUMNS: Final = (
-    "run_id, started_at_ms, endpoint, model, probe, outcome, cause, code, phase, first_audio, record"
-)
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MS: Final = timedelta(milliseconds=1)
-
-
-class StoreError(Exception):
-    """The file cannot be used as a store: not SQLite, or written by a newer live-monitor."""
 
 
 class TurnKey(NamedTuple):
@@ -84,13 +45,6 @@ class TurnKey(NamedTuple):
     phase: Phase
 
 
-def _epoch_ms(moment: datetime, field: str) -> int:
-    """Whole milliseconds at or after `moment` (records have ms precision, so `>=`/`<` stay exact)."""
-    if moment.tzinfo is None:
-        raise ValueError(f"{field}: must be an aware datetime (UTC), got a naive one: {moment.isoformat()}")
-    return -((_EPOCH - moment) // _MS)
-
-
 class Store:
     """The probe-record store in one SQLite file; thread-safe, one writer connection and one reader."""
 
@@ -102,53 +56,17 @@ class Store:
         self._read_lock = threading.Lock()
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         try:
-            self._writer = self._connect()
+            self._writer = connect(self.path)
             try:
-                self._migrate()
-                self._reader = self._connect()
+                with self._write_lock:
+                    migrate(self._writer, self.path)
+                self._reader = connect(self.path)
                 self._reader.execute("PRAGMA query_only = ON")
             except BaseException:
                 self._writer.close()
                 raise
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite store: {exc}") from exc
-
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a commit happens exactly where we say.
-        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            connection.execute("PRAGMA busy_timeout = 5000")  # another process (timeline --db) may lock it
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-        except BaseException:
-            connection.close()  # e.g. "file is not a database"
-            raise
-        return connection
-
-    def _migrate(self) -> None:
-        with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                self._writer.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)"
-                )
-                row = self._writer.execute("SELECT MAX(version) FROM schema_version").fetchone()
-                current = row[0] or 0
-                if current > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{self.path}: schema version {current} is newer than this live-monitor understands "
-                        f"({SCHEMA_VERSION}); upgrade live-monitor"
-                    )
-                for version in range(current + 1, SCHEMA_VERSION + 1):
-                    for statement in _MIGRATIONS[version - 1]:
-                        self._writer.execute(statement)
-                    self._writer.execute(
-                        "INSERT INTO schema_version VALUES (?, ?)", (version, datetime.now(UTC).isoformat())
-                    )
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
 
     def close(self) -> None:
         """Finish queued appends, then close; the last connection to close checkpoints the WAL."""
@@ -166,14 +84,14 @@ class Store:
 
     def append_many(self, results: Iterable[ProbeResult]) -> int:
         """Commit records in one transaction (imports, benchmarks); return how many were new."""
-        rows = [_row(result) for result in results]
+        rows = [record_row(result) for result in results]
         with self._write_lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
                 inserted = 0
                 for row in rows:
                     inserted += self._writer.execute(
-                        f"INSERT INTO probe_records ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "  # noqa: S608 - constant
+                        f"INSERT INTO probe_records ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "  # noqa: S608 - constant
                         "ON CONFLICT (run_id) DO NOTHING",
                         row,
                     ).rowcount
@@ -200,8 +118,8 @@ class Store:
             raise ValueError(
                 f"retention: days must be positive (success={success_days}, failure={failure_days})"
             )
-        ok_before = _epoch_ms(now - timedelta(days=success_days), "now")
-        failed_before = _epoch_ms(now - timedelta(days=failure_days), "now")
+        ok_before = epoch_ms(now - timedelta(days=success_days), "now")
+        failed_before = epoch_ms(now - timedelta(days=failure_days), "now")
         with self._write_lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -377,25 +295,6 @@ class Store:
         return self._read("SELECT COUNT(*) FROM probe_records", (), lambda c: int(c.fetchone()[0]))
 
 
-def _row(result: ProbeResult) -> tuple[object, ...]:
-    """The probe_records row of a result, in _COLUMNS order."""
-    record = result.to_record()
-    return (
-        result.run_id,
-        # From the record's own (millisecond, truncated) timestamp, so column and JSON always agree.
-        _epoch_ms(parse_utc(record["started_at"]), "started_at"),
-        result.endpoint,
-        result.model,
-        result.probe.value,
-        result.outcome.value,
-        result.cause.value,
-        result.code,
-        result.phase.value,
-        record["timings"][TimingPhase.FIRST_AUDIO.value],
-        json.dumps(record, separators=(",", ":"), ensure_ascii=False),
-    )
-
-
 def _filters(
     *,
     model: str | None,
@@ -415,10 +314,10 @@ def _filters(
         parameters.append(ProbeKind(probe).value)
     if since is not None:
         terms.append("started_at_ms >= ?")
-        parameters.append(_epoch_ms(since, "since"))
+        parameters.append(epoch_ms(since, "since"))
     if until is not None:
         terms.append("started_at_ms < ?")
-        parameters.append(_epoch_ms(until, "until"))
+        parameters.append(epoch_ms(until, "until"))
     if outcomes is not None:
         wanted = sorted({Outcome(o).value for o in outcomes})
         if Outcome.OK.value not in wanted:
