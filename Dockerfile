@@ -5,6 +5,7 @@ FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
+COPY config/scenarios ./config/scenarios
 COPY scripts/image-install.sh /usr/local/bin/image-install.sh
 RUN sh /usr/local/bin/image-install.sh /src /opt/live-monitor
 
@@ -13,11 +14,13 @@ RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shel
     && install -d -o monitor -g monitor -m 0750 /var/lib/live-monitor
 COPY --from=build /opt/live-monitor /opt/live-monitor
 COPY config/monitor.yaml /etc/live-monitor/monitor.yaml
-COPY config/scenarios /etc/live-monitor/scenarios
 ENV PATH=/opt/live-monitor/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    LIVE_MONITOR_CONFIG=/etc/live-monitor/monitor.yaml
+    LIVE_MONITOR_CONFIG=/etc/live-monitor/monitor.yaml \
+    LIVE_MONITOR_STORE__PATH=/var/lib/live-monitor/live-monitor.sqlite3
+# The API key comes from a secret file at run time (GEMINI_API_KEY_FILE=/run/secrets/gemini_api_key, see
+# docker-compose.yml), never from a build argument or a layer.
 # The store lives on a volume; the root filesystem can be mounted read-only.
 VOLUME ["/var/lib/live-monitor"]
 USER 10001:10001

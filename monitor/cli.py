@@ -111,6 +111,8 @@ def _run(args: argparse.Namespace) -> int:
             onset = None if args.demo_onset is None else parse_duration(args.demo_onset)
         except ValueError as error:
             problems.append(f"--demo-onset: {error}")
+        if args.demo_onset is not None and settings.demo.emulator_url is not None:
+            problems.append("--demo-onset: no effect with demo.emulator_url (its emulator's --onset decides)")
         try:
             listen = None if args.listen is None else parse_listen(args.listen)
         except ValueError as error:

@@ -50,7 +50,7 @@ class StartupError(Exception):
 @dataclass(frozen=True, slots=True)
 class DemoInfo:
     url: str
-    onset_at: datetime
+    onset_at: datetime | None  # None: an external emulator, whose own --onset decides
 
 
 class DemoEmulator:
@@ -119,7 +119,9 @@ def run_daemon(
     emulator: DemoEmulator | None = None
     demo_info: DemoInfo | None = None
     try:
-        if demo:
+        if demo and settings.demo.emulator_url is not None:
+            demo_info = DemoInfo(url=settings.demo.emulator_url, onset_at=None)
+        elif demo:
             onset = settings.demo.onset if demo_onset is None else demo_onset
             emulator = DemoEmulator(
                 onset_seconds=onset, latency_scale=settings.demo.latency_scale, seed=settings.demo.seed
@@ -219,11 +221,17 @@ def _print_banner(
         lines = [
             *lines,
             f"  demo: emulator ({DEMO_SCENARIO}) at {demo.url}",
-            f"  demo: the regression begins at {format_utc(demo.onset_at)} (UTC); watch the alias fail "
+            f"  demo: the regression begins {_onset_text(demo)}; watch the alias fail "
             "while the pinned -preview-09-2025 stays clean",
         ]
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def _onset_text(demo: DemoInfo) -> str:
+    if demo.onset_at is None:
+        return "when that emulator's --onset says"
+    return f"at {format_utc(demo.onset_at)} (UTC)"
 
 
 async def _retention_loop(settings: MonitorSettings, store: Store) -> None:

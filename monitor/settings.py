@@ -99,8 +99,17 @@ class EndpointSettings(_Section):
 
     @model_validator(mode="after")
     def _resolve_key(self) -> EndpointSettings:
+        # Docker's convention ($POSTGRES_PASSWORD_FILE): $GEMINI_API_KEY_FILE names a secret file, so a
+        # container takes its key from /run/secrets without a config file of its own.
+        env_file = os.environ.get(f"{self.api_key_env}_FILE", "").strip()
         if self.api_key_file is not None:
             key = self.api_key_file.read_text(encoding="utf-8").strip()
+        elif env_file:
+            try:
+                key = Path(env_file).read_text(encoding="utf-8").strip()
+            except OSError as error:
+                variable = f"${self.api_key_env}_FILE"
+                raise ValueError(f"{variable}: cannot read {env_file!r}: {error.strerror}") from None
         else:
             key = os.environ.get(self.api_key_env, "").strip()
         self._api_key = SecretStr(key)
@@ -244,6 +253,9 @@ class DemoSettings(_Section):
     onset: Duration = 180.0  # seconds after start when the regression begins
     latency_scale: float = Field(default=1.0, gt=0)
     seed: int | None = None
+    # An emulator already running elsewhere (the compose stack's `emulator` service, which several monitors
+    # share); unset, `run --demo` starts its own in-process. Its onset is then that emulator's `--onset`.
+    emulator_url: str | None = Field(default=None, pattern=r"^wss?://[^/\s]+/\S*$")
 
 
 class MonitorSettings(BaseSettings):

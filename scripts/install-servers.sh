@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real servers the tests run against, from Debian's archive, when they are missing:
-# prometheus (with promtool), prometheus-alertmanager (with amtool) and chromium. The alert rules use
+# prometheus (with promtool), prometheus-alertmanager (with amtool) and chromium; for the deployment tests,
+# docker-compose (its parser validates docker-compose.yml; no engine is needed) and python3-venv (Debian's
+# Python 3.11 stands in for the image's base Python when the image's install steps are replayed as a
+# non-root user, who cannot reach a Python under /root). The alert rules use
 # `keep_firing_for`, which needs Prometheus >= 2.42 (Debian bookworm's version); an older one is refused here
 # rather than failing later with a rule-file parse error.
 set -euo pipefail
@@ -9,6 +12,8 @@ need=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need+=(chromium)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""

@@ -9,11 +9,12 @@ Fixtures (reused by the dashboards tests):
   production 30 s before a notification. Routes, grouping, matchers and inhibit rules are untouched.
   Clustering is off (`--cluster.listen-address=`).
 - `start_prometheus(targets, *, alertmanager=None, vantage="local", interval="1s") -> Server` (an async
-  factory fixture): real `prometheus` with the SHIPPED config/prometheus/prometheus.yml, copied with these
-  changes only: the monitor job's targets (and `vantage` label), the Alertmanager target (removed when none),
-  the rule file path (absolute, to a copy of the shipped rules), and `scrape_interval` / `evaluation_interval`
-  and the rule groups' `interval:` shortened to `interval` so a test sees scrapes and rule evaluations within
-  seconds. Rule expressions, windows, thresholds and `for:` durations are the shipped ones, byte for byte.
+  factory fixture): real `prometheus` with the SHIPPED config/prometheus/prometheus.yml (the file the compose
+  stack mounts) with one change: `scrape_interval` / `evaluation_interval`, and the rule groups' `interval:`,
+  shortened to `interval` so a test sees scrapes and rule evaluations within seconds. Where things run is not
+  in that file: the test writes its own targets/monitors.yml (`targets`, labelled `vantage`) and
+  targets/alertmanagers.yml (`alertmanager`, or none) beside the copy, as compose and native installs do.
+  Rule expressions, windows, thresholds and `for:` durations are the shipped ones, byte for byte.
   Every server listens on 127.0.0.1 on a port picked just before it starts, keeps its storage in the test's
   tmp_path, is ready when `/-/ready` answers 200, and is terminated at teardown.
 """
@@ -40,7 +41,6 @@ REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_YML = REPO / "config/prometheus/prometheus.yml"
 RULES_DIR = REPO / "config/prometheus/rules"
 ALERTMANAGER_YML = REPO / "config/alertmanager/alertmanager.yml"
-MONITOR_JOB = "gemini-live-monitor"
 ALERTMANAGER_BIN = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or "alertmanager"
 READY_TIMEOUT = 30.0
 
@@ -211,22 +211,23 @@ async def alertmanager(webhook: Webhook, tmp_path: Path) -> AsyncIterator[Server
 # --- Prometheus -------------------------------------------------------------------------------------------
 
 
-def prometheus_test_config(
-    *, targets: Sequence[str], rules_dir: Path, alertmanager: str | None, vantage: str, interval: str
-) -> dict[str, Any]:
-    """The shipped prometheus.yml with the substitutions listed in the module docstring, and nothing else."""
+def prometheus_test_config(interval: str) -> dict[str, Any]:
+    """The shipped prometheus.yml with only its two intervals shortened (module docstring)."""
     config: dict[str, Any] = yaml.safe_load(PROMETHEUS_YML.read_text())
     config["global"]["scrape_interval"] = interval
     config["global"]["evaluation_interval"] = interval
-    config["rule_files"] = [str(rules_dir / Path(pattern).name) for pattern in config["rule_files"]]
-    if alertmanager is None:
-        del config["alerting"]
-    else:
-        config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
-    (job,) = (j for j in config["scrape_configs"] if j["job_name"] == MONITOR_JOB)
-    # The shipped file may list several monitors (one per vantage); the test has one target set.
-    job["static_configs"] = [{"targets": list(targets), "labels": {"vantage": vantage}}]
     return config
+
+
+def write_targets(
+    targets_dir: Path, *, monitors: Sequence[str], vantage: str, alertmanager: str | None
+) -> None:
+    """The file-based discovery targets the shipped prometheus.yml reads (targets/*.yml beside it)."""
+    targets_dir.mkdir(parents=True)
+    groups = [{"targets": list(monitors), "labels": {"vantage": vantage}}]
+    (targets_dir / "monitors.yml").write_text(yaml.safe_dump(groups, sort_keys=False))
+    managers = [] if alertmanager is None else [{"targets": [alertmanager]}]
+    (targets_dir / "alertmanagers.yml").write_text(yaml.safe_dump(managers, sort_keys=False))
 
 
 def copy_rules(rules_dir: Path, interval: str) -> None:
@@ -257,15 +258,14 @@ async def start_prometheus(tmp_path: Path) -> AsyncIterator[StartPrometheus]:
         workdir = tmp_path / f"prometheus-{len(started)}"
         workdir.mkdir()
         copy_rules(workdir / "rules", interval)
-        config = prometheus_test_config(
-            targets=targets,
-            rules_dir=workdir / "rules",
-            alertmanager=alertmanager.url.removeprefix("http://") if alertmanager else None,
+        write_targets(
+            workdir / "targets",
+            monitors=targets,
             vantage=vantage,
-            interval=interval,
+            alertmanager=alertmanager.url.removeprefix("http://") if alertmanager else None,
         )
         config_file = workdir / "prometheus.yml"
-        config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+        config_file.write_text(yaml.safe_dump(prometheus_test_config(interval), sort_keys=False))
         server = await _start(
             "prometheus",
             lambda port: [

@@ -19,7 +19,7 @@ SECRET = "AIzaSy-unit-test-secret"
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.startswith("LIVE_MONITOR_") or name == "GEMINI_API_KEY":
+        if name.startswith("LIVE_MONITOR_") or name in ("GEMINI_API_KEY", "GEMINI_API_KEY_FILE"):
             monkeypatch.delenv(name)
 
 
@@ -91,6 +91,26 @@ def test_key_from_the_environment_and_missing_key_problem(
     ]
     monkeypatch.setenv("GEMINI_API_KEY", SECRET)
     assert load_settings(path).targets()[0][0].api_key.get_secret_value() == SECRET
+
+
+def test_key_from_a_docker_secret_named_by_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$GEMINI_API_KEY_FILE (the compose `real` profile) beats $GEMINI_API_KEY; an unreadable one is named."""
+    secret = tmp_path / "gemini_api_key"
+    secret.write_text(SECRET + "\n", encoding="utf-8")
+    path = write(tmp_path, "models: [{id: m}]\n")
+    monkeypatch.setenv("GEMINI_API_KEY", "from-the-environment")
+    monkeypatch.setenv("GEMINI_API_KEY_FILE", str(secret))
+    settings = load_settings(path)
+    assert settings.targets()[0][0].api_key.get_secret_value() == SECRET
+    assert SECRET not in describe(settings)
+    monkeypatch.setenv("GEMINI_API_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert f"$GEMINI_API_KEY_FILE: cannot read '{tmp_path / 'missing'}': No such file or directory" in str(
+        error.value
+    )
 
 
 def test_targets_carry_every_setting(tmp_path: Path) -> None:
