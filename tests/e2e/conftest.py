@@ -15,6 +15,9 @@ Fixtures (reused by the dashboards tests):
   in that file: the test writes its own targets/monitors.yml (`targets`, labelled `vantage`) and
   targets/alertmanagers.yml (`alertmanager`, or none) beside the copy, as compose and native installs do.
   Rule expressions, windows, thresholds and `for:` durations are the shipped ones, byte for byte.
+- `demo_daemon(config, *args, env=None) -> DemoDaemon` (a context manager, not a fixture):
+  `live-monitor run --demo -c config` as a subprocess (plus `args`, with `env` added to a clean environment),
+  until its banner names the metrics address; SIGTERM on exit.
   Every server listens on 127.0.0.1 on a port picked just before it starts, keeps its storage in the test's
   tmp_path, is ready when `/-/ready` answers 200, and is terminated at teardown.
 """
@@ -23,11 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +215,50 @@ async def alertmanager(webhook: Webhook, tmp_path: Path) -> AsyncIterator[Server
     server.stop()
 
 
+# --- The daemon -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DemoDaemon:
+    process: subprocess.Popen[bytes]
+    metrics_address: str  # host:port
+    started: float  # wall clock, seconds
+
+
+@contextlib.contextmanager
+def demo_daemon(config: Path, *args: str, env: Mapping[str, str] | None = None) -> Iterator[DemoDaemon]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("LIVE_MONITOR_") and k != "GEMINI_API_KEY"
+    }
+    out, err = config.with_suffix(".out"), config.with_suffix(".err")
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--demo", "-c", str(config), *args],
+            cwd=REPO,
+            env={**clean, **(env or {})},
+            stdout=stdout,
+            stderr=stderr,
+        )
+    started = time.time()
+    try:
+        address = None
+        deadline = time.monotonic() + 30
+        while address is None and time.monotonic() < deadline and process.poll() is None:
+            found = re.search(r"metrics\s+http://([\d.]+:\d+)/metrics", out.read_text(errors="replace"))
+            address = found.group(1) if found else None
+            time.sleep(0.1)
+        assert address, f"the demo daemon did not start:\n{err.read_text(errors='replace')[-3000:]}"
+        yield DemoDaemon(process, address, started)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 # --- Prometheus -------------------------------------------------------------------------------------------
 
 
@@ -220,11 +271,15 @@ def prometheus_test_config(interval: str) -> dict[str, Any]:
 
 
 def write_targets(
-    targets_dir: Path, *, monitors: Sequence[str], vantage: str, alertmanager: str | None
+    targets_dir: Path, *, monitors: Sequence[str] | Mapping[str, str], vantage: str, alertmanager: str | None
 ) -> None:
-    """The file-based discovery targets the shipped prometheus.yml reads (targets/*.yml beside it)."""
+    """The file-based discovery targets the shipped prometheus.yml reads (targets/*.yml beside it).
+
+    `monitors` is a list of addresses (all labelled `vantage`) or a mapping of address -> its own vantage.
+    """
     targets_dir.mkdir(parents=True)
-    groups = [{"targets": list(monitors), "labels": {"vantage": vantage}}]
+    vantages = dict(monitors) if isinstance(monitors, Mapping) else dict.fromkeys(monitors, vantage)
+    groups = [{"targets": [target], "labels": {"vantage": name}} for target, name in vantages.items()]
     (targets_dir / "monitors.yml").write_text(yaml.safe_dump(groups, sort_keys=False))
     managers = [] if alertmanager is None else [{"targets": [alertmanager]}]
     (targets_dir / "alertmanagers.yml").write_text(yaml.safe_dump(managers, sort_keys=False))
@@ -249,7 +304,7 @@ async def start_prometheus(tmp_path: Path) -> AsyncIterator[StartPrometheus]:
     started: list[Server] = []
 
     async def start(
-        targets: Sequence[str],
+        targets: Sequence[str] | Mapping[str, str],
         *,
         alertmanager: Server | None = None,
         vantage: str = "local",

@@ -12,12 +12,7 @@ time.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +25,7 @@ import yaml
 from monitor.probe.outcome import Outcome
 from monitor.store import Store
 
-from .conftest import Server, StartPrometheus, Webhook, query
+from .conftest import Server, StartPrometheus, Webhook, demo_daemon, query
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -81,33 +76,8 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     config = tmp_path / "monitor.yaml"
     store = tmp_path / "store.sqlite3"
     config.write_text(yaml.safe_dump(daemon_config(store)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVE_MONITOR_") and k != "GEMINI_API_KEY"}
-    out, err = tmp_path / "daemon.out", tmp_path / "daemon.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--demo", "--demo-onset", "30s", "-c", str(config)],
-            cwd=REPO,
-            env=env,
-            stdout=stdout,
-            stderr=stderr,
-        )
-    try:
-        address = None
-        deadline = time.monotonic() + 30
-        while address is None and time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"metrics\s+http://([\d.]+:\d+)/metrics", out.read_text(errors="replace"))
-            address = found.group(1) if found else None
-            time.sleep(0.1)
-        assert address, f"the demo daemon did not start:\n{err.read_text(errors='replace')[-3000:]}"
-        yield Daemon(address, store)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with demo_daemon(config, "--demo-onset", "30s") as running:
+        yield Daemon(running.metrics_address, store)
 
 
 def onset_of(store_path: Path, model: str) -> datetime | None:

@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +27,7 @@ import yaml
 
 from tests.dashboards.conftest import load_dashboards, panels
 
-from .conftest import Server, StartPrometheus
+from .conftest import DemoDaemon, Server, StartPrometheus, demo_daemon
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -73,45 +69,12 @@ def demo_config(store: Path) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Demo:
-    process: subprocess.Popen[bytes]
-    metrics_address: str  # host:port
-    started: float  # wall clock, seconds
-
-
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
+def demo(tmp_path: Path) -> Iterator[DemoDaemon]:
     config = tmp_path / "monitor.yaml"
     config.write_text(yaml.safe_dump(demo_config(tmp_path / "store.sqlite3")))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVE_MONITOR_") and k != "GEMINI_API_KEY"}
-    out, err = tmp_path / "daemon.out", tmp_path / "daemon.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--demo", "-c", str(config)],
-            cwd=REPO,
-            env=env,
-            stdout=stdout,
-            stderr=stderr,
-        )
-    started = time.time()
-    try:
-        address = None
-        deadline = time.monotonic() + 30
-        while address is None and time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"metrics\s+http://([\d.]+:\d+)/metrics", out.read_text(errors="replace"))
-            address = found.group(1) if found else None
-            time.sleep(0.1)
-        assert address, f"the demo daemon did not start:\n{err.read_text(errors='replace')[-3000:]}"
-        yield Demo(process, address, started)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with demo_daemon(config) as running:
+        yield running
 
 
 @dataclass(frozen=True)
@@ -178,12 +141,12 @@ def has_data(result: list[Any]) -> bool:
 
 
 @pytest.fixture
-async def prometheus(demo: Demo, start_prometheus: StartPrometheus) -> Server:
+async def prometheus(demo: DemoDaemon, start_prometheus: StartPrometheus) -> Server:
     # start_prometheus stops it at teardown, before `demo` stops the daemon.
     return await start_prometheus([demo.metrics_address], vantage="e2e", interval=f"{SCRAPE_SECONDS}s")
 
 
-async def test_every_panel_query_returns_data(demo: Demo, prometheus: Server) -> None:
+async def test_every_panel_query_returns_data(demo: DemoDaemon, prometheus: Server) -> None:
     queries = dashboard_queries()
     assert len(queries) > 40
     pending = {q.where: q for q in queries}
