@@ -25,7 +25,8 @@ ENV PATH=/opt/live-monitor/bin:$PATH \
 VOLUME ["/var/lib/live-monitor"]
 USER 10001:10001
 EXPOSE 9478
+# The port follows LIVE_MONITOR_LISTEN when it is set (HOST:PORT), else the shipped 9478.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9478/healthz', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('LIVE_MONITOR_LISTEN', ':9478').rsplit(':', 1)[1]; sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status != 200)"]
 ENTRYPOINT ["live-monitor"]
 CMD ["run"]

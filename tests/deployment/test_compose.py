@@ -9,6 +9,7 @@ compose layout discovers the stack's monitors and both Alertmanagers from the co
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -31,12 +32,13 @@ MONITORS = ("monitor-eu", "monitor-us")
 DEMO_SERVICES = {"emulator", *MONITORS, "prometheus", "alertmanager-1", "alertmanager-2", "grafana"}
 
 
-def compose(*args: str) -> str:
+def compose(*args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
         ["docker-compose", "--project-directory", str(REPO), "-f", str(COMPOSE), *args],
         capture_output=True,
         text=True,
         check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LIVE_MONITOR_")} | (env or {}),
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -130,6 +132,26 @@ def test_prometheus_targets_name_the_stack_and_its_vantages(stack: dict[str, Any
     managers = yaml.safe_load((targets_dir / "alertmanagers.yml").read_text())
     listed = {target for group in managers for target in group["targets"]}
     assert listed == {f"{name}:9093" for name in services if name.startswith("alertmanager-")}
+
+
+def test_the_real_profile_scrapes_the_real_monitor_alone(stack: dict[str, Any]) -> None:
+    """With LIVE_MONITOR_COMPOSE_TARGETS pointing at targets-real, Prometheus scrapes monitor-real only."""
+    real_stack = yaml.safe_load(
+        compose(
+            "--profile",
+            "real",
+            "config",
+            env={"LIVE_MONITOR_COMPOSE_TARGETS": "./config/compose/targets-real"},
+        )
+    )
+    targets_dir = mounts(real_stack["services"]["prometheus"])["/etc/prometheus/targets"]
+    assert targets_dir == REPO / "config/compose/targets-real"
+    groups = yaml.safe_load((targets_dir / "monitors.yml").read_text())
+    scraped = {target: group["labels"]["vantage"] for group in groups for target in group["targets"]}
+    real = stack["services"]["monitor-real"]
+    assert scraped == {"monitor-real:9478": real["environment"]["LIVE_MONITOR_VANTAGE"]}
+    demo_managers = mounts(stack["services"]["prometheus"])["/etc/prometheus/targets"] / "alertmanagers.yml"
+    assert (targets_dir / "alertmanagers.yml").read_text() == demo_managers.read_text()
 
 
 def test_alertmanager_replicas_form_one_cluster(stack: dict[str, Any]) -> None:
