@@ -21,23 +21,28 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
-from monitor.timeline import Series, failure_class, series_from_records
+from monitor.timeline import Series, failure_class, series_from_records, series_from_turns
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 __all__ = [
     "History",
     "HistoryError",
+    "StoredRecords",
     "gather",
     "load_jsonl",
     "load_prometheus",
     "load_store",
+    "load_store_series",
     "parse_moment",
     "select_model",
 ]
@@ -102,10 +107,8 @@ def load_jsonl(path: str, since: datetime | None, until: datetime | None) -> lis
     return records
 
 
-def load_store(
-    path: str, model: str | None, since: datetime | None, until: datetime | None
-) -> list[ProbeResult]:
-    """Records of the daemon's SQLite store (opened read-only in effect: never created here)."""
+def _open_store(path: str, model: str | None) -> Store:
+    """The store at `path` (never created here), checked to hold records and, if named, `model`."""
     from monitor.store import Store, StoreError  # noqa: PLC0415 - sqlite machinery only for --db
 
     try:
@@ -118,12 +121,79 @@ def load_store(
             raise HistoryError(f"--db {path}: the store is empty (no probe records yet)")
         if model is not None and model not in known:
             raise HistoryError(f"--model: unknown model {model!r}; the store has {', '.join(known)}")
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def load_store(
+    path: str, model: str | None, since: datetime | None, until: datetime | None
+) -> list[ProbeResult]:
+    """Records of the daemon's SQLite store, every one parsed (the slow path; the timeline reads columns)."""
+    store = _open_store(path, model)
+    try:
         records = store.query(model=model, since=since, until=until)
     finally:
         store.close()
     if not records:
         raise HistoryError(f"--db {path}: no probe records{_window(since, until)}")
     return records
+
+
+def load_store_series(
+    path: str, model: str | None, since: datetime | None, until: datetime | None
+) -> list[Series]:
+    """The per-probe series of the store, read from its indexed columns: no record JSON is parsed.
+
+    Gives exactly `series_from_records(load_store(...))` (tests/integration/timeline/test_store_series.py).
+    """
+    store = _open_store(path, model)
+    try:
+        series = []
+        for job_model, probe in sorted(store.jobs(), key=lambda job: (job[0], job[1].value)):
+            if model is not None and job_model != model:
+                continue
+            turns = store.turn_columns(model=job_model, probe=probe, since=since, until=until)
+            if turns:
+                series.append(series_from_turns(job_model, probe.value, turns))
+    finally:
+        store.close()
+    if not series:
+        raise HistoryError(f"--db {path}: no probe records{_window(since, until)}")
+    return series
+
+
+class StoredRecords:
+    """The store's records over the window, parsed only when asked for: the report's `RecordSource`."""
+
+    def __init__(self, path: str, model: str | None, since: datetime | None, until: datetime | None) -> None:
+        self.path, self.model, self.since, self.until = path, model, since, until
+
+    def between(self, start: datetime | None, end: datetime | None) -> list[ProbeResult]:
+        """Records with start < started_at <= end (None: unbounded) inside the window, in time order."""
+        since, until = self.since, self.until
+        # The store's window is since <= t < until; widen by a second and cut exactly below.
+        if start is not None:
+            since = max(since, start - timedelta(seconds=1)) if since else start - timedelta(seconds=1)
+        if end is not None:
+            until = min(until, end + timedelta(seconds=1)) if until else end + timedelta(seconds=1)
+        store = _open_store(self.path, self.model)
+        try:
+            records = store.query(model=self.model, since=since, until=until)
+        finally:
+            store.close()
+        after = start or datetime.min.replace(tzinfo=UTC)
+        upto = end or datetime.max.replace(tzinfo=UTC)
+        return [r for r in records if after < r.started_at <= upto]
+
+    def origins(self) -> tuple[list[str], list[str]]:
+        """The endpoints and vantages of the window's records, sorted."""
+        store = _open_store(self.path, self.model)
+        try:
+            return store.origins(model=self.model, since=self.since, until=self.until)
+        finally:
+            store.close()
 
 
 def select_model(records: list[ProbeResult], model: str | None) -> list[ProbeResult]:
@@ -267,10 +337,13 @@ def _series_from_matrix(result: Sequence[dict[str, Any]], start: float, step: fl
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """What one history source gave: the series, the records (None from Prometheus) and a one-line source."""
+    """What one history source gave: the series, the records (None from Prometheus) and a one-line source.
+
+    From the store the series come from indexed columns and the records stay on disk until the report asks.
+    """
 
     series: list[Series]
-    records: list[ProbeResult] | None
+    records: list[ProbeResult] | StoredRecords | None
     source: str
 
 
@@ -301,8 +374,8 @@ def gather(
         records = select_model(load_jsonl(jsonl, start, end), model)
         source = f"JSONL file {jsonl} (per probe)"
     elif db:
-        records = load_store(db, model, start, end)
-        source = f"store {db} (per probe)"
+        series = load_store_series(db, model, start, end)
+        return History(series, StoredRecords(db, model, start, end), f"store {db} (per probe)")
     else:
         raise HistoryError("no history source: give --db PATH, --jsonl FILE or --prometheus URL")
     return History(series_from_records(records), records, source)

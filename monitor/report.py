@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.probe.record import ProbeResult, format_utc
 from monitor.timeline import LEVEL, CoChange, Onset, Regime, Series, SeriesTimeline, WireSummary, wire_summary
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from monitor.settings import MonitorSettings
 
 __all__ = [
+    "RecordSource",
     "ReportContext",
     "build_context",
     "describe_onset",
@@ -290,10 +291,42 @@ _AUTH_WORDS = {
 }
 
 
+class RecordSource(Protocol):
+    """Full records read on demand, so a store parses only those the report shows (monitor.history)."""
+
+    def between(self, start: datetime | None, end: datetime | None) -> Sequence[ProbeResult]:
+        """Records with start < started_at <= end (None: unbounded), in time order."""
+        ...
+
+    def origins(self) -> tuple[list[str], list[str]]:
+        """The distinct non-empty endpoints and vantages of all the records, sorted."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    records: Sequence[ProbeResult]
+
+    def between(self, start: datetime | None, end: datetime | None) -> Sequence[ProbeResult]:
+        if start is None and end is None:
+            return self.records
+        return [
+            r
+            for r in self.records
+            if (start is None or start < r.started_at) and (end is None or r.started_at <= end)
+        ]
+
+    def origins(self) -> tuple[list[str], list[str]]:
+        return (
+            sorted({r.endpoint for r in self.records if r.endpoint}),
+            sorted({r.vantage for r in self.records if r.vantage}),
+        )
+
+
 def build_context(
     *,
     source: str,
-    records: Sequence[ProbeResult] | None,
+    records: Sequence[ProbeResult] | RecordSource | None,
     series: Sequence[Series],
     co_changes: Sequence[CoChange],
     settings: MonitorSettings | None,
@@ -302,25 +335,26 @@ def build_context(
     from monitor.live.messages import default_setup_payload, model_resource, setup_message  # noqa: PLC0415
     from monitor.settings import GEMINI_URL  # noqa: PLC0415
 
+    loaded = _Loaded(records) if isinstance(records, Sequence) else records
     rising = [c for c in co_changes if c.rising]
-    wire_records = records
+    # The regression's wire pattern: turns in its window, every model (clean ones give successes).
+    window: tuple[datetime | None, datetime | None] = (None, None)
     if rising:
         worst = max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))
         model, probe, _ = max(worst.changed, key=lambda c: c[2].rate_after - c[2].rate_before)
-        # The regression's wire pattern: turns in its window, every model (clean ones give successes).
-        if records is not None:
-            wire_records = [r for r in records if worst.start < r.started_at <= worst.end]
+        window = (worst.start, worst.end)
     else:
         model, probe = series[0].model, series[0].probe
+    wire_records = loaded.between(*window) if loaded is not None else None
     configured = next((m for m in settings.models if m.id == model), None) if settings else None
     endpoint = settings.endpoint_of(configured) if settings and configured else None
     url = _redact_url(endpoint.url) if endpoint else None
     payload = configured.setup_payload if configured else None
     setup = setup_message(model_resource(model, url or GEMINI_URL), payload or default_setup_payload())
-    endpoints = sorted({r.endpoint for r in records if r.endpoint}) if records else []
+    endpoints, vantages = loaded.origins() if loaded is not None else ([], [])
     return ReportContext(
         source=source,
-        vantages=sorted({r.vantage for r in records if r.vantage}) if records else [],
+        vantages=vantages,
         endpoints=endpoints or ([endpoint.name] if endpoint else []),
         setup_payload=setup,
         reproduce_model=model,

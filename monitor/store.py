@@ -194,6 +194,32 @@ class Store:
             parameters.append(limit)
         return self._read(sql, parameters, lambda c: [row[0] for row in c])
 
+    def turn_columns(
+        self,
+        *,
+        model: str,
+        probe: ProbeKind,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[tuple[int, str, int | None]]:
+        """(started_at_ms, outcome, code) of one job's turns in `query`'s order, no record parsed.
+
+        Read from the covering job index alone: what the timeline needs, ~1 µs a turn instead of ~25 µs.
+        """
+        where, parameters = _filters(model=model, probe=probe, since=since, until=until, outcomes=None)
+        sql = f"SELECT started_at_ms, outcome, code FROM probe_records{where} ORDER BY started_at_ms, id"  # noqa: S608
+        return self._read(sql, parameters, lambda c: c.fetchall())
+
+    def origins(
+        self, *, model: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> tuple[list[str], list[str]]:
+        """The distinct non-empty endpoints and vantages of the records in a window, sorted."""
+        where, parameters = _filters(model=model, probe=None, since=since, until=until, outcomes=None)
+        # The vantage is only in the JSON; SQLite's own parser reads it far faster than a Python round trip.
+        sql = f"SELECT DISTINCT endpoint, json_extract(record, '$.vantage') FROM probe_records{where}"  # noqa: S608
+        pairs = self._read(sql, parameters, lambda c: c.fetchall())
+        return sorted({e for e, _ in pairs if e}), sorted({str(v) for _, v in pairs if v})
+
     def get(self, run_id: str) -> ProbeResult | None:
         """The record with this run_id, if stored."""
         return self._read(

@@ -35,6 +35,7 @@ __all__ = [
     "cross_model",
     "failure_class",
     "series_from_records",
+    "series_from_turns",
     "wire_summary",
 ]
 
@@ -142,6 +143,36 @@ def series_from_records(records: Iterable[ProbeResult]) -> list[Series]:
             )
         )
     return result
+
+
+def series_from_turns(model: str, probe: str, turns: Sequence[tuple[int, str, int | None]]) -> Series:
+    """One series from its turns' (started_at epoch ms, outcome, code), already in time order.
+
+    The same series as `series_from_records` gives for those records, without a `ProbeResult` per turn: the
+    store reads these columns from an index, so a million turns take about a second instead of half a minute.
+    """
+    started, outcomes, codes = zip(*turns, strict=True) if turns else ((), (), ())
+    kinds = np.array(outcomes, dtype=np.str_)
+    kept = kinds != Outcome.PROBER_ERROR.value
+    failed = np.flatnonzero(kinds[kept] != Outcome.OK.value)
+    kept_rows = np.flatnonzero(kept)
+    labels = [failure_class(outcomes[i], codes[i]) for i in kept_rows[failed].tolist()]
+    classes = tuple(sorted(set(labels)))
+    column = {name: i for i, name in enumerate(classes)}
+    counts = np.zeros((kept_rows.size, len(classes)), dtype=np.int64)
+    counts[failed, [column[label] for label in labels]] = 1
+    # ms / 1000 rounds exactly like datetime.timestamp() of the same millisecond: both are correctly rounded.
+    times = np.array(started, dtype=np.int64)[kept] / 1000.0
+    return Series(
+        model=model,
+        probe=probe,
+        times=times.astype(np.float64),
+        trials=np.ones(kept_rows.size, dtype=np.int64),
+        failures=counts.sum(axis=1),
+        classes=classes,
+        class_counts=counts,
+        excluded=int(kinds.size - kept_rows.size),
+    )
 
 
 def _regime(series: Series, lo: int, hi: int) -> Regime:
