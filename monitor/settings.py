@@ -1,7 +1,8 @@
 """The daemon's configuration: a YAML file plus `LIVE_MONITOR_*` environment overrides, validated at start.
 
-This module is the only reader of configuration files and of the environment (including `GEMINI_API_KEY` and
-key files). Everything else receives validated values: `ProbeTarget`s, budgets, paths.
+This module (with `monitor.config_file`, which finds and reads the files) is the only reader of configuration
+files and of the environment (including `GEMINI_API_KEY` and key files). Everything else receives validated
+values: `ProbeTarget`s, budgets, paths.
 
 Precedence, lowest first: model defaults < the YAML file < `LIVE_MONITOR_<SECTION>__<KEY>` variables. The file
 is `-c FILE`, else `$LIVE_MONITOR_CONFIG`, else `config/monitor.yaml`. Unknown keys are errors, and every
@@ -10,7 +11,6 @@ problem is reported at once as `<path>: <rule>` in one `ConfigError`, like black
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import Counter
@@ -33,6 +33,15 @@ from pydantic import (
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from monitor.budget import EndpointSchedule, schedule_problems
+from monitor.config_file import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_PATH,
+    deep_merge,
+    read_setup,
+    read_yaml,
+    relative_to,
+    resolve_config_path,
+)
 from monitor.config_syntax import (
     ConfigError,
     Duration,
@@ -57,9 +66,7 @@ __all__ = [
     "resolve_config_path",
 ]
 
-CONFIG_ENV = "LIVE_MONITOR_CONFIG"
 ENV_PREFIX = "LIVE_MONITOR_"
-DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
 GEMINI_URL = (
     "wss://generativelanguage.googleapis.com/ws/"
     "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -182,7 +189,7 @@ class ModelSettings(_Section):
     def _check_setup(cls, path: Path | None, info: ValidationInfo) -> Path | None:
         # Loaded and validated now, so a broken payload stops the start, not the first probe.
         if path is not None:
-            _read_setup(path, str(info.data.get("id", "")))
+            read_setup(path, str(info.data.get("id", "")))
         return path
 
     @model_validator(mode="after")
@@ -190,33 +197,12 @@ class ModelSettings(_Section):
         if not self.family:
             self.family = self.id
         if self.setup is not None:
-            self._setup_payload = _read_setup(self.setup, self.id)
+            self._setup_payload = read_setup(self.setup, self.id)
         return self
 
     @property
     def setup_payload(self) -> Mapping[str, Any] | None:
         return self._setup_payload
-
-
-def _read_setup(path: Path, model_id: str) -> Mapping[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ValueError(f"cannot read {str(path)!r}: {error.strerror}") from None
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"invalid JSON in {str(path)!r}: {error.msg} (line {error.lineno}, column {error.colno})"
-        ) from None
-    if isinstance(payload, dict) and set(payload) == {"setup"}:
-        payload = payload["setup"]
-    if not isinstance(payload, dict):
-        raise ValueError(f"{str(path)!r} must hold a JSON object (the setup message)")
-    model = payload.get("model")
-    if model is not None and model_id and model != f"models/{model_id}":
-        raise ValueError(f"{str(path)!r} names model {model!r} but this model is 'models/{model_id}'")
-    return payload
 
 
 class BudgetSettings(_Section):
@@ -389,16 +375,6 @@ def describe(settings: MonitorSettings) -> str:
     return "\n".join(lines)
 
 
-def resolve_config_path(path: str | None) -> tuple[Path, bool]:
-    """The config file to read and whether the user named it (`-c` or `$LIVE_MONITOR_CONFIG`)."""
-    if path:
-        return Path(path), True
-    from_env = os.environ.get(CONFIG_ENV, "").strip()
-    if from_env:
-        return Path(from_env), True
-    return DEFAULT_CONFIG_PATH, False
-
-
 def load_settings(path: str | None, *, demo: bool = False) -> MonitorSettings:
     """Read, merge and validate the configuration; ConfigError lists every problem.
 
@@ -407,7 +383,7 @@ def load_settings(path: str | None, *, demo: bool = False) -> MonitorSettings:
     """
     config_path, named = resolve_config_path(path)
     if config_path.is_file():
-        data = _read_yaml(config_path)
+        data = read_yaml(config_path)
         base_dir = config_path.parent
     elif demo and not named:
         from monitor.demo_config import DEMO_CONFIG_YAML  # noqa: PLC0415 - only demo runs need it
@@ -417,49 +393,8 @@ def load_settings(path: str | None, *, demo: bool = False) -> MonitorSettings:
     else:
         raise ConfigError([f"{config_path}: file not found"])
     env = EnvSettingsSource(MonitorSettings)()
-    merged = _deep_merge(_relative_to(data, base_dir), env)
+    merged = deep_merge(relative_to(data, base_dir), env)
     try:
         return MonitorSettings.model_validate(merged)
     except ValidationError as error:
         raise ConfigError(problems_of(error)) from None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError([f"{path}: cannot read: {error.strerror}"]) from None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([f"{path}: invalid YAML{where}: {error.problem}"]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}: must be a mapping of sections (vantage, endpoints, models, ...)"])
-    return data
-
-
-def _relative_to(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """Setup files named in the config file are relative to it, as in Prometheus' rule_files."""
-    models = data.get("models")
-    if not isinstance(models, list):
-        return data
-    resolved = []
-    for entry in models:
-        setup = entry.get("setup") if isinstance(entry, dict) else None
-        if isinstance(setup, str) and setup and not Path(setup).is_absolute():
-            resolved.append({**entry, "setup": str(base_dir / setup)})
-        else:
-            resolved.append(entry)
-    return {**data, "models": resolved}
-
-
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
