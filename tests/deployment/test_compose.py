@@ -185,6 +185,13 @@ def test_servers_mount_the_files_the_end_to_end_tests_run(stack: dict[str, Any])
     provider = yaml.safe_load((REPO / "config/grafana/provisioning/dashboards/live-monitor.yml").read_text())
     (dashboards,) = provider["providers"]
     assert grafana[dashboards["options"]["path"]] == DASHBOARD_DIR
+    # Grafana's datasource points at the compose Prometheus and knows its scrape interval
+    # ($__rate_interval is derived from it).
+    sources = yaml.safe_load((REPO / "config/grafana/provisioning/datasources/prometheus.yml").read_text())
+    (source,) = sources["datasources"]
+    assert source["url"] == "http://prometheus:9090"
+    assert "prometheus" in services
+    assert source["jsonData"]["timeInterval"] == config["global"]["scrape_interval"]
 
 
 def test_images_fit_the_shipped_files(stack: dict[str, Any]) -> None:
