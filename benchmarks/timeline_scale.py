@@ -1,30 +1,46 @@
 """Timeline over 1,000,000 probe records: regimes, onset intervals and the cross-model view.
 
-    .venv/bin/python benchmarks/timeline_scale.py [--records 1000000]
+    .venv/bin/python benchmarks/timeline_scale.py [--records 1000000] [--store PATH] [--json-path]
 
-Two paths are timed, both on in-memory data:
+Timed in memory:
 - arrays: per-series (times, trials, failures, class counts) numpy arrays, what `build_timeline` consumes;
-- records: ProbeResult objects through `series_from_records` (the path of `--db` and `--jsonl` after parsing).
+- records: ProbeResult objects through `series_from_records` (the path of `--jsonl` after parsing).
 A third run puts every series at a 50% baseline: the most runs, where PELT's pruning is weakest
-(changepoint.py then segments grouped bins and refines each change). Reading the store or a JSONL file
-(JSON parsing per record) is not included.
+(changepoint.py then segments grouped bins and refines each change).
+
+Timed end to end: `live-monitor timeline --db STORE --format json` and `live-monitor report --db STORE` as
+subprocesses under /usr/bin/time (wall clock and peak RSS) on a real SQLite store of the same records, written
+through `Store.append_many` in batches. The store is built once (~1-2 min) and cached in the temp directory
+under a name carrying the record count, seed and a data version; `--store PATH` puts it elsewhere.
+`--json-path` also times the old reading path in this process: every record's JSON parsed into a ProbeResult
+(`history.load_store`) and `series_from_records`.
 
 The data: 8 series (4 models x text/audio), 125,000 probes each, 30 s apart (~43 days). Every series sits at a
 1% baseline, and the alias and its backend go to 85% 1011s for 2,000 probes then recover: each of them has
-two change points. Seeded.
+two change points. Records carry timings and a server message sequence like real ones (~700 bytes of
+JSON). Seeded.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
+import re
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
-from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
+from monitor.history import load_store
+from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult
+from monitor.store import Store
 from monitor.timeline import Series, build_timeline, cross_model, series_from_records
 
 MODELS = (
@@ -66,43 +82,97 @@ def make_arrays(total: int, seed: int, baseline: float = 0.01) -> list[Series]:
     return series
 
 
-def make_records(total: int, seed: int) -> list[ProbeResult]:
+def iter_records(total: int, seed: int) -> Iterator[ProbeResult]:
     rng = np.random.default_rng(seed)
     per_series = total // (2 * len(MODELS))
     stamps = [START + timedelta(seconds=30 * i) for i in range(per_series)]
-    records = []
     for model, regresses in MODELS:
         for probe in (ProbeKind.TEXT, ProbeKind.AUDIO):
             failed = _failures(rng, per_series, regresses)
             for i in range(per_series):
+                common = {
+                    "run_id": f"{model}{probe}{i}",
+                    "started_at": stamps[i],
+                    "vantage": "bench",
+                    "endpoint": "gemini-api",
+                    "model": model,
+                    "probe": probe,
+                }
                 if failed[i]:
-                    records.append(
-                        ProbeResult(
-                            run_id=f"{model}{probe}{i}",
-                            started_at=stamps[i],
-                            vantage="bench",
-                            endpoint="gemini-api",
-                            model=model,
-                            probe=probe,
-                            outcome=Outcome.SERVER_CLOSE,
-                            cause=Cause.INTERNAL,
-                            code=1011,
-                            phase=Phase.FIRST_RESPONSE,
-                        )
+                    yield ProbeResult(
+                        **common,  # type: ignore[arg-type]
+                        outcome=Outcome.SERVER_CLOSE,
+                        cause=Cause.INTERNAL,
+                        code=1011,
+                        phase=Phase.FIRST_RESPONSE,
+                        close_reason="Internal error encountered.",
+                        close_initiator="server",
+                        timings={
+                            TimingPhase.CONNECT: 0.081,
+                            TimingPhase.SETUP: 0.3,
+                            TimingPhase.FAILURE: 0.41,
+                        },
+                        messages=(
+                            ("setupComplete", -0.1),
+                            ("sessionResumptionUpdate", 0.05),
+                            ("close", 0.41),
+                        ),
                     )
                 else:
-                    records.append(
-                        ProbeResult(
-                            run_id=f"{model}{probe}{i}",
-                            started_at=stamps[i],
-                            vantage="bench",
-                            endpoint="gemini-api",
-                            model=model,
-                            probe=probe,
-                            outcome=Outcome.OK,
-                        )
+                    yield ProbeResult(
+                        **common,  # type: ignore[arg-type]
+                        outcome=Outcome.OK,
+                        timings={TimingPhase.CONNECT: 0.081, TimingPhase.SETUP: 0.25, TimingPhase.TURN: 2.0},
+                        messages=(
+                            ("setupComplete", -0.1),
+                            ("sessionResumptionUpdate", 0.05),
+                            ("serverContent.modelTurn", 0.6),
+                            ("serverContent.modelTurn", 0.7),
+                            ("serverContent.turnComplete", 2.0),
+                        ),
+                        audio_seconds=1.2,
+                        prompt_tokens=12,
+                        response_tokens=40,
                     )
-    return records
+
+
+def make_records(total: int, seed: int) -> list[ProbeResult]:
+    return list(iter_records(total, seed))
+
+
+# Bump when iter_records changes, so a cached store of older data is never reused.
+DATA_VERSION = 1
+
+
+def build_store(path: Path, total: int, seed: int) -> None:
+    """Write the records through the store's own write path, batched; renamed into place when complete."""
+    partial = path.with_name(path.name + ".partial")
+    for stale in path.parent.glob(partial.name + "*"):
+        stale.unlink()
+    store = Store(partial)
+    try:
+        records = iter_records(total, seed)
+        while batch := list(itertools.islice(records, 20_000)):
+            store.append_many(batch)
+    finally:
+        store.close()
+    partial.replace(path)
+
+
+def timed_command(*args: str) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS in MB and output bytes of one CLI run under /usr/bin/time."""
+    command = ["/usr/bin/time", "-v", sys.executable, "-m", "monitor", *args]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    wall = re.search(
+        r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", result.stderr
+    )
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+    assert wall is not None, result.stderr
+    assert rss is not None, result.stderr
+    seconds = int(wall[1] or 0) * 3600 + int(wall[2]) * 60 + float(wall[3])
+    return seconds, int(rss[1]) // 1024, len(result.stdout)
 
 
 def analyse(series: list[Series]) -> int:
@@ -114,7 +184,10 @@ def analyse(series: list[Series]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
-    total = parser.parse_args().records
+    parser.add_argument("--store", type=Path, help="the benchmark store (built there if missing)")
+    parser.add_argument("--json-path", action="store_true", help="also time parsing every record (slow)")
+    args = parser.parse_args()
+    total = args.records
     print(f"# {platform.machine()} {platform.processor()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}, {datetime.now(UTC):%Y-%m-%d}")  # fmt: skip
 
@@ -140,6 +213,34 @@ def main() -> None:
         f"records: {len(records):,} ProbeResults -> series {converted:.2f} s, "
         f"total {through_records:.2f} s ({onsets} onsets)"
     )
+    del records, grouped, series
+
+    store = (
+        args.store
+        or Path(tempfile.gettempdir()) / f"live-monitor-bench-{total}-seed1-v{DATA_VERSION}.sqlite3"
+    )
+    if not store.exists():
+        started = time.perf_counter()
+        build_store(store, total, seed=1)
+        print(f"store built: {store} in {time.perf_counter() - started:.0f} s")
+    megabytes = store.stat().st_size / 1e6
+    wall, rss, size = timed_command("timeline", "--db", str(store), "--format", "json")
+    print(
+        f"end to end: live-monitor timeline --db ({megabytes:.0f} MB store): {wall:.2f} s, peak RSS {rss} MB"
+    )
+    wall, rss, size = timed_command("report", "--db", str(store))
+    print(
+        f"end to end: live-monitor report --db: {wall:.2f} s, peak RSS {rss} MB ({size:,} bytes of Markdown)"
+    )
+    if args.json_path:
+        started = time.perf_counter()
+        parsed = load_store(str(store), None, None, None)
+        loaded = time.perf_counter() - started
+        onsets = analyse(series_from_records(parsed))
+        print(
+            f"old path (every record parsed): load_store {loaded:.2f} s, "
+            f"total {time.perf_counter() - started:.2f} s ({onsets} onsets)"
+        )
 
 
 if __name__ == "__main__":
