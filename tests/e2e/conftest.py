@@ -225,6 +225,18 @@ class DemoDaemon:
     started: float  # wall clock, seconds
 
 
+def printed(process: subprocess.Popen[bytes], out: Path, pattern: str, *, log: Path | None = None) -> str:
+    """The first group of `pattern` in what a starting server writes to `out` (its banner: address, URL)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        found = re.search(pattern, out.read_text(errors="replace"))
+        if found:
+            return found.group(1)
+        time.sleep(0.1)
+    tail = (log or out).read_text(errors="replace")[-3000:]
+    raise AssertionError(f"{process.args!r} did not start:\n{tail}")
+
+
 @contextlib.contextmanager
 def demo_daemon(config: Path, *args: str, env: Mapping[str, str] | None = None) -> Iterator[DemoDaemon]:
     clean = {
@@ -241,13 +253,7 @@ def demo_daemon(config: Path, *args: str, env: Mapping[str, str] | None = None) 
         )
     started = time.time()
     try:
-        address = None
-        deadline = time.monotonic() + 30
-        while address is None and time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"metrics\s+http://([\d.]+:\d+)/metrics", out.read_text(errors="replace"))
-            address = found.group(1) if found else None
-            time.sleep(0.1)
-        assert address, f"the demo daemon did not start:\n{err.read_text(errors='replace')[-3000:]}"
+        address = printed(process, out, r"metrics\s+http://([\d.]+:\d+)/metrics", log=err)
         yield DemoDaemon(process, address, started)
     finally:
         if process.poll() is None:

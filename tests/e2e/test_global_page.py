@@ -11,10 +11,8 @@ must be inhibited by the global page in Alertmanager, and the pinned model must 
 from __future__ import annotations
 
 import contextlib
-import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ import aiohttp
 import pytest
 import yaml
 
-from .conftest import REPO, Server, StartPrometheus, Webhook, demo_daemon, query
+from .conftest import REPO, Server, StartPrometheus, Webhook, demo_daemon, printed, query
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -66,14 +64,7 @@ def emulator(workdir: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        url = None
-        deadline = time.monotonic() + 30
-        while url is None and time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"v1beta\s+(ws://\S+)", out.read_text(errors="replace"))
-            url = found.group(1) if found else None
-            time.sleep(0.1)
-        assert url, f"the emulator did not start:\n{out.read_text(errors='replace')[-3000:]}"
-        yield url
+        yield printed(process, out, r"v1beta\s+(ws://\S+)")
     finally:
         process.terminate()
         process.wait(timeout=15)
