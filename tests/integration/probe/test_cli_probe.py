@@ -18,7 +18,7 @@ import pytest
 
 from monitor.emulator import load_scenario, start_emulator
 
-CANARY = "AIzaCANARY-cli-0123456789abcdefghijklmnop"
+CANARY = "CANARY-cli-not-a-real-key-0123"
 ROOT = Path(__file__).resolve().parents[3]
 
 

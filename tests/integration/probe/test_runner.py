@@ -28,7 +28,7 @@ from tests.unit.live.scripted_server import (
     speech,
 )
 
-CANARY = "AIzaCANARY-0123456789abcdefghijklmnopqrstu"
+CANARY = "CANARY-runner-not-a-real-key-0123"
 FAST = PhaseBudgets(connect=2.0, setup=2.0, first_response=2.0, turn=3.0)
 SHORT = PhaseBudgets(connect=0.5, setup=0.4, first_response=0.4, turn=0.8)
 MODEL = "gemini-2.5-flash-native-audio-latest"
