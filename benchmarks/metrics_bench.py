@@ -27,10 +27,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from monitor.metrics import ModelInfo, ProbeMetrics
+from monitor.daemon.health import HealthStatus
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.probe.outcome import ProbeKind
-from monitor.store import Store
-from monitor.web import HealthStatus, build_app
+from monitor.store.records import Store
+from monitor.web.app import build_app
 from tests.history import ENDPOINT, incident_000_failure, ok_turn
 
 PROMETHEUS_ACCEPT = (

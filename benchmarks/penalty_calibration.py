@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/penalty_calibration.py [--sims 400]
 
 For each (length, rate) it simulates seeded Bernoulli series with one constant rate and counts how often PELT
-with penalty 2 ln n + offset splits them. The chosen offset (monitor.changepoint.PENALTY_OFFSET) is the
-smallest in the grid whose worst false-split rate over the grid is at most 1%. Results go in docs/timeline.md.
+with penalty 2 ln n + offset splits them. The chosen offset
+(monitor.analysis.changepoint.PENALTY_OFFSET) is the smallest in the grid whose worst false-split rate
+over the grid is at most 1%. Results go in docs/timeline.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 
 import numpy as np
 
-from monitor.changepoint import pelt
+from monitor.analysis.changepoint import pelt
 
 LENGTHS = (200, 1000, 5000, 20000)
 RATES = (0.01, 0.05, 0.2, 0.5)

@@ -41,14 +41,14 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from monitor.daemon.metrics import ProbeMetrics
+from monitor.daemon.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
 from monitor.log import configure_logging
-from monitor.metrics import ProbeMetrics
 from monitor.probe.outcome import ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult
 from monitor.probe.runner import run_probe
 from monitor.probe.target import PhaseBudgets, ProbeTarget
-from monitor.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
-from monitor.store import Store
+from monitor.store.records import Store
 
 MODELS = (
     "gemini-2.5-flash-native-audio-latest",

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.probe.outcome import ProbeKind
-from monitor.status_page import collect_status, render_status_page
-from monitor.store import Store
+from monitor.store.records import Store
+from monitor.web.status_page import collect_status, render_status_page
 from tests.history import ALIAS, ok_turn, simulate_history
 
 NOW = datetime(2026, 5, 27, 18, 0, tzinfo=UTC)

@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.history import load_store
+from monitor.analysis.history import load_store
+from monitor.analysis.timeline import Series, build_timeline, cross_model, series_from_records
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult
-from monitor.store import Store
-from monitor.timeline import Series, build_timeline, cross_model, series_from_records
+from monitor.store.records import Store
 
 MODELS = (
     ("gemini-2.5-flash-native-audio-latest", True),

@@ -99,9 +99,9 @@ def _add_history_inputs(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from monitor.daemon import run_daemon  # noqa: PLC0415
+    from monitor.config.settings import ConfigError, load_settings, parse_duration, parse_listen  # noqa: PLC0415
     from monitor.log import configure_logging  # noqa: PLC0415
-    from monitor.settings import ConfigError, load_settings, parse_duration, parse_listen  # noqa: PLC0415
+    from monitor.service import run_daemon  # noqa: PLC0415
 
     configure_logging()
     try:
@@ -216,9 +216,9 @@ def _timeline(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
     from datetime import UTC, datetime  # noqa: PLC0415
 
-    from monitor.history import HistoryError, gather  # noqa: PLC0415
-    from monitor.report import render_timeline, timeline_json  # noqa: PLC0415
-    from monitor.timeline import build_timeline, cross_model  # noqa: PLC0415
+    from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
+    from monitor.analysis.report import render_timeline, timeline_json  # noqa: PLC0415
+    from monitor.analysis.timeline import build_timeline, cross_model  # noqa: PLC0415
 
     try:
         history = gather(
@@ -242,11 +242,11 @@ def _report(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from monitor.history import HistoryError, gather  # noqa: PLC0415
-    from monitor.plot import write_plot  # noqa: PLC0415
-    from monitor.report import build_context, render_report, write_atomically  # noqa: PLC0415
-    from monitor.settings import ConfigError, load_settings  # noqa: PLC0415
-    from monitor.timeline import build_timeline, cross_model  # noqa: PLC0415
+    from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
+    from monitor.analysis.plot import write_plot  # noqa: PLC0415
+    from monitor.analysis.report import build_context, render_report, write_atomically  # noqa: PLC0415
+    from monitor.analysis.timeline import build_timeline, cross_model  # noqa: PLC0415
+    from monitor.config.settings import ConfigError, load_settings  # noqa: PLC0415
 
     for option, path in (("--output", args.output), ("--plot", args.plot)):
         if path and not Path(path).resolve().parent.is_dir():
@@ -286,7 +286,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from monitor.settings import ConfigError, describe, load_settings, resolve_config_path  # noqa: PLC0415
+    from monitor.config.settings import ConfigError, describe, load_settings, resolve_config_path  # noqa: PLC0415
 
     path, _ = resolve_config_path(args.config)
     try:

@@ -18,10 +18,11 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from monitor.metrics import ModelInfo, ProbeMetrics
+from monitor.daemon.health import HealthStatus
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.probe.outcome import Outcome, ProbeKind
-from monitor.store import Store
-from monitor.web import HealthStatus, build_app
+from monitor.store.records import Store
+from monitor.web.app import build_app
 from tests.browser import open_browser
 from tests.history import ALIAS, ENDPOINT, PINNED, PREVIEW, simulate_history
 

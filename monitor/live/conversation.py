@@ -21,8 +21,8 @@ import aiohttp
 from monitor.clock import Clock
 from monitor.live import messages as wire
 from monitor.live.errors import ClientClosed, PhaseTimeout, ProtocolError
+from monitor.live.phase import Phase
 from monitor.live.session import Ending, LiveSession
-from monitor.probe.outcome import Phase
 
 __all__ = ["Budgets", "Endpoint", "Trace", "TurnPlan", "converse"]
 

@@ -19,6 +19,8 @@ and store in mind.
 
 from enum import StrEnum
 
+from monitor.live.phase import Phase
+
 __all__ = ["FAILURE_PHASES", "Cause", "Outcome", "Phase", "ProbeKind", "TimingPhase"]
 
 
@@ -61,17 +63,6 @@ class Cause(StrEnum):
     CANCELLED = "cancelled"
     KEEPALIVE = "keepalive"
     UNKNOWN = "unknown"
-
-
-class Phase(StrEnum):
-    """Where a turn failed; NONE ("") for a turn that succeeded."""
-
-    NONE = ""
-    CONNECT = "connect"
-    SETUP = "setup"
-    FIRST_RESPONSE = "first_response"
-    STREAMING = "streaming"
-    TOOL_CALL = "tool_call"
 
 
 FAILURE_PHASES = tuple(p for p in Phase if p is not Phase.NONE)

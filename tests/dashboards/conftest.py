@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.metrics import ModelInfo, ProbeMetrics, SkipReason
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics, SkipReason
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, Recovery, RecoveryKind, RecoveryOutcome
 from tests.history import ALIAS, ENDPOINT, PINNED, PREVIEW, VANTAGE, incident_000_failure, ok_turn

@@ -1,7 +1,8 @@
 """Every metric a dashboard or an alert rule reads is one the daemon really exports.
 
-The exposition comes from `monitor.metrics.ProbeMetrics` on a fresh registry after `register_targets` and a
-few realistic results, rendered by prometheus_client's `generate_latest`: the same bytes `/metrics` serves.
+The exposition comes from `monitor.daemon.metrics.ProbeMetrics` on a fresh registry after `register_targets`
+and a few realistic results, rendered by prometheus_client's `generate_latest`: the same bytes `/metrics`
+serves.
 Allowed besides: Prometheus's own series (`up`, `ALERTS`) and recording-rule names (`level:metric:operation`,
 which contain colons and are computed by the rules, never exported).
 """

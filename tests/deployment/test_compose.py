@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.settings import load_settings
+from monitor.config.settings import load_settings
 from tests.dashboards.conftest import DASHBOARD_DIR
 from tests.e2e.conftest import ALERTMANAGER_YML, PROMETHEUS_YML, RULES_DIR
 

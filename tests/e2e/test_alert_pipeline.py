@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from monitor.probe.outcome import Outcome
-from monitor.store import Store
+from monitor.store.records import Store
 
 from .conftest import Server, StartPrometheus, Webhook, demo_daemon, query
 

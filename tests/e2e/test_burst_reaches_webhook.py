@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
-from monitor.metrics import ModelInfo, ProbeMetrics
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult
 

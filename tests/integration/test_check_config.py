@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.demo_config import DEMO_CONFIG_YAML
+from monitor.config.demo import DEMO_CONFIG_YAML
 
 REPO = Path(__file__).resolve().parents[2]
 INVALID = Path("tests/data/config-invalid")

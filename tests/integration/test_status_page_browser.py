@@ -11,10 +11,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
-from monitor.metrics import ModelInfo, ProbeMetrics
+from monitor.daemon.health import HealthStatus
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.probe.outcome import Outcome, ProbeKind
-from monitor.store import Store
-from monitor.web import HealthStatus, build_app
+from monitor.store.records import Store
+from monitor.web.app import build_app
 from tests.browser import open_browser
 from tests.history import ALIAS, ENDPOINT, PINNED, incident_000_failure, simulate_history
 

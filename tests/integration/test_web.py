@@ -12,11 +12,12 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.metrics import ModelInfo, ProbeMetrics
+from monitor.daemon.health import HealthStatus
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import ProbeResult
-from monitor.store import Store
-from monitor.web import API_MAX_LIMIT, HealthStatus, build_app
+from monitor.store.records import Store
+from monitor.web.app import API_MAX_LIMIT, build_app
 from tests.history import ALIAS, ENDPOINT, PINNED, incident_000_failure, ok_turn
 
 NOW = datetime(2026, 5, 27, 18, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from monitor import __version__
-from monitor.metrics import ModelInfo, ProbeMetrics, SkipReason, code_label
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics, SkipReason, code_label
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, Recovery, RecoveryKind, RecoveryOutcome
 from tests.history import ALIAS, ENDPOINT, PINNED, incident_000_failure, ok_turn

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.report import build_context, render_report
-from monitor.settings import load_settings
-from monitor.timeline import build_timeline, cross_model, series_from_records
+from monitor.analysis.report import build_context, render_report
+from monitor.analysis.timeline import build_timeline, cross_model, series_from_records
+from monitor.config.settings import load_settings
 from tests.integration.timeline.records import ALIAS, incident_records
 
 CONFIG = """\

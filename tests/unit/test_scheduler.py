@@ -18,15 +18,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from monitor.budget import QuotaGuard
+from monitor.daemon.budget import QuotaGuard
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics
+from monitor.daemon.scheduler import ProbeJob, ProbeScheduler, SessionBudgets, spread_offsets
 from monitor.emulator import load_scenario, start_emulator
-from monitor.metrics import ModelInfo, ProbeMetrics
 from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import ProbeResult
 from monitor.probe.runner import run_probe
 from monitor.probe.target import PhaseBudgets, ProbeTarget
-from monitor.scheduler import ProbeJob, ProbeScheduler, SessionBudgets, spread_offsets
-from monitor.store import Store
+from monitor.store.records import Store
 from tests.history import ok_turn
 
 ENDPOINT = "gemini-api"

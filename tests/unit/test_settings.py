@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from monitor.config.settings import ConfigError, describe, load_settings, parse_duration
 from monitor.probe.outcome import ProbeKind
 from monitor.probe.target import AuthKind, PhaseBudgets, TextPath
-from monitor.settings import ConfigError, describe, load_settings, parse_duration
 
 SECRET = "AIzaSy-unit-test-secret"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
-from monitor.store import SCHEMA_VERSION, Store, StoreError, TurnKey
+from monitor.store.records import SCHEMA_VERSION, Store, StoreError, TurnKey
 from tests.history import ALIAS, ENDPOINT, PINNED, incident_000_failure, ok_turn
 
 NOW = datetime(2026, 5, 27, 18, 0, tzinfo=UTC)
@@ -217,7 +217,7 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime, timedelta
-    from monitor.store import Store
+    from monitor.store.records import Store
     from tests.history import incident_000_failure, ok_turn
 
     store = Store(sys.argv[1])

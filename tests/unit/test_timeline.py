@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from monitor.analysis.timeline import build_timeline, cross_model, series_from_records, wire_summary
 from monitor.probe.outcome import Outcome, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, Recovery, RecoveryKind, RecoveryOutcome
-from monitor.timeline import build_timeline, cross_model, series_from_records, wire_summary
 from tests.integration.timeline.records import ALIAS, INTERVAL, PINNED, START, incident_records
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.history import StoredRecords, gather, load_store, load_store_series
+from monitor.analysis.history import StoredRecords, gather, load_store, load_store_series
+from monitor.analysis.report import build_context
+from monitor.analysis.timeline import Series, build_timeline, cross_model, series_from_records
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.record import ProbeResult
-from monitor.report import build_context
-from monitor.store import Store
-from monitor.timeline import Series, build_timeline, cross_model, series_from_records
+from monitor.store.records import Store
 from tests.integration.timeline.records import ALIAS, INTERVAL, PINNED, START, incident_records
 
 NOW = START + timedelta(days=1)

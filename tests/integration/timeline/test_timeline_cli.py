@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store import Store
+from monitor.store.records import Store
 from tests.integration.timeline.records import ALIAS, PINNED, incident_records, write_jsonl
 
 

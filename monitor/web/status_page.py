@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Final
 
-from monitor.metrics import ModelInfo
+from monitor.daemon.metrics import ModelInfo
 from monitor.probe.outcome import Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, format_utc
-from monitor.store import Store
+from monitor.store.records import Store
 
 __all__ = ["JobStatus", "WindowStats", "collect_status", "render_status_page"]
 

@@ -1,8 +1,8 @@
 """The daemon's configuration: a YAML file plus `LIVE_MONITOR_*` environment overrides, validated at start.
 
-This module (with `monitor.config_file`, which finds and reads the files) is the only reader of configuration
-files and of the environment (including `GEMINI_API_KEY` and key files). Everything else receives validated
-values: `ProbeTarget`s, budgets, paths.
+This module (with `monitor.config.sources`, which finds and reads the files) is the only reader of
+configuration files and of the environment (including `GEMINI_API_KEY` and key files). Everything else
+receives validated values: `ProbeTarget`s, budgets, paths.
 
 Precedence, lowest first: model defaults < the YAML file < `LIVE_MONITOR_<SECTION>__<KEY>` variables. The file
 is `-c FILE`, else `$LIVE_MONITOR_CONFIG`, else `config/monitor.yaml`. Unknown keys are errors, and every
@@ -32,8 +32,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-from monitor.budget import EndpointSchedule, schedule_problems
-from monitor.config_file import (
+from monitor.config.sources import (
     CONFIG_ENV,
     DEFAULT_CONFIG_PATH,
     deep_merge,
@@ -42,7 +41,7 @@ from monitor.config_file import (
     relative_to,
     resolve_config_path,
 )
-from monitor.config_syntax import (
+from monitor.config.syntax import (
     ConfigError,
     Duration,
     PositiveDuration,
@@ -50,6 +49,7 @@ from monitor.config_syntax import (
     parse_listen,
     problems_of,
 )
+from monitor.daemon.budget import EndpointSchedule, schedule_problems
 from monitor.probe.outcome import ProbeKind
 from monitor.probe.target import AuthKind, PhaseBudgets, ProbeTarget, TextPath
 
@@ -386,7 +386,7 @@ def load_settings(path: str | None, *, demo: bool = False) -> MonitorSettings:
         data = read_yaml(config_path)
         base_dir = config_path.parent
     elif demo and not named:
-        from monitor.demo_config import DEMO_CONFIG_YAML  # noqa: PLC0415 - only demo runs need it
+        from monitor.config.demo import DEMO_CONFIG_YAML  # noqa: PLC0415 - only demo runs need it
 
         data = yaml.safe_load(DEMO_CONFIG_YAML)
         base_dir = Path.cwd()

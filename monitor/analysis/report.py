@@ -3,7 +3,7 @@
 The report follows incident 000's sections (Summary, Timeline, Reproduction, Results per model, Wire-level
 pattern, Environment) and states only what the records, the counters or the given config say. Files are
 written to a temporary sibling and renamed, so a failed run never leaves half a report. The plot lives in
-`monitor.plot`.
+`monitor.analysis.plot`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from monitor.analysis.timeline import (
+    LEVEL,
+    CoChange,
+    Onset,
+    Regime,
+    Series,
+    SeriesTimeline,
+    WireSummary,
+    wire_summary,
+)
 from monitor.probe.record import ProbeResult, format_utc
-from monitor.timeline import LEVEL, CoChange, Onset, Regime, Series, SeriesTimeline, WireSummary, wire_summary
 
 if TYPE_CHECKING:
-    from monitor.settings import MonitorSettings
+    from monitor.config.settings import MonitorSettings
 
 __all__ = [
     "RecordSource",
@@ -292,7 +301,7 @@ _AUTH_WORDS = {
 
 
 class RecordSource(Protocol):
-    """Full records read on demand, so a store parses only those the report shows (monitor.history)."""
+    """Full records read on demand, so a store parses only those the report shows (`analysis.history`)."""
 
     def between(self, start: datetime | None, end: datetime | None) -> Sequence[ProbeResult]:
         """Records with start < started_at <= end (None: unbounded), in time order."""
@@ -332,8 +341,8 @@ def build_context(
     settings: MonitorSettings | None,
 ) -> ReportContext:
     """Facts for the report from the records and, when given, the monitor config; nothing is guessed."""
+    from monitor.config.settings import GEMINI_URL  # noqa: PLC0415
     from monitor.live.messages import default_setup_payload, model_resource, setup_message  # noqa: PLC0415
-    from monitor.settings import GEMINI_URL  # noqa: PLC0415
 
     loaded = _Loaded(records) if isinstance(records, Sequence) else records
     rising = [c for c in co_changes if c.rising]

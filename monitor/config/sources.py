@@ -2,8 +2,8 @@
 YAML read into a mapping, the paths it names made relative to it, the setup payload files it names, and the
 merge with environment overrides.
 
-`monitor.settings` validates what this module reads; a file that cannot be read or parsed is a `ConfigError`
-naming the file and, for YAML errors, the line and column.
+`monitor.config.settings` validates what this module reads; a file that cannot be read or parsed is a
+`ConfigError` naming the file and, for YAML errors, the line and column.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from monitor.config_syntax import ConfigError
+from monitor.config.syntax import ConfigError
 
 __all__ = [
     "CONFIG_ENV",

@@ -22,17 +22,17 @@ from aiohttp import web as aioweb
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from monitor.config.settings import MonitorSettings
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics
+from monitor.daemon.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
 from monitor.emulator import RunningEmulator, load_scenario, start_emulator
 from monitor.log import get_logger
-from monitor.metrics import ModelInfo, ProbeMetrics
 from monitor.probe.outcome import ProbeKind
 from monitor.probe.record import ProbeResult, format_utc
 from monitor.probe.runner import run_probe
 from monitor.probe.target import ProbeTarget
-from monitor.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
-from monitor.settings import MonitorSettings
-from monitor.store import Store, StoreError
-from monitor.web import build_app
+from monitor.store.records import Store, StoreError
+from monitor.web.app import build_app
 
 __all__ = ["DEMO_API_KEY", "DEMO_SCENARIO", "DemoEmulator", "run_daemon"]
 

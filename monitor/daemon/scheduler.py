@@ -23,15 +23,15 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED, Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.budget import QuotaGuard
 from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.daemon.budget import QuotaGuard
+from monitor.daemon.health import HealthStatus
+from monitor.daemon.metrics import ProbeMetrics, SkipReason
 from monitor.log import get_logger, log_result
-from monitor.metrics import ProbeMetrics, SkipReason
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.record import ProbeResult
 from monitor.probe.target import ProbeTarget
-from monitor.store import Store
-from monitor.web import HealthStatus
+from monitor.store.records import Store
 
 __all__ = ["ProbeFn", "ProbeJob", "ProbeScheduler", "SessionBudgets", "spread_offsets"]
 

@@ -11,10 +11,10 @@ import asyncio
 import gzip
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Protocol, TypeVar
+from typing import Final, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -23,31 +23,20 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from monitor.clock import SYSTEM_CLOCK, Clock
-from monitor.metrics import ModelInfo
+from monitor.daemon.health import HealthCheck
+from monitor.daemon.metrics import ModelInfo
 from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import parse_utc
-from monitor.status_page import collect_status, render_status_page
-from monitor.store import Store
+from monitor.store.records import Store
+from monitor.web.status_page import collect_status, render_status_page
 
-__all__ = ["API_MAX_LIMIT", "HealthCheck", "HealthStatus", "build_app"]
+__all__ = ["API_MAX_LIMIT", "build_app"]
 
 API_DEFAULT_LIMIT: Final = 1000
 API_MAX_LIMIT: Final = 10000
 _API_PARAMETERS: Final = ("model", "probe", "since", "until", "outcome", "limit")
 _RELATIVE: Final = re.compile(r"(\d+(?:\.\d+)?)(s|m|h|d)")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-@dataclass(frozen=True, slots=True)
-class HealthStatus:
-    healthy: bool
-    detail: Mapping[str, object]
-
-
-class HealthCheck(Protocol):
-    """Implemented by the scheduler: alive, and probes completing on schedule."""
-
-    def check(self) -> HealthStatus: ...
 
 
 class _BadParameterError(Exception):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitor.report import write_atomically
-from monitor.timeline import Series, SeriesTimeline
+from monitor.analysis.report import write_atomically
+from monitor.analysis.timeline import Series, SeriesTimeline
 
 __all__ = ["write_plot"]
 

@@ -26,7 +26,7 @@ from typing import NamedTuple, TypeVar
 
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.record import ProbeResult
-from monitor.store_schema import COLUMNS, SCHEMA_VERSION, StoreError, connect, epoch_ms, migrate, record_row
+from monitor.store.schema import COLUMNS, SCHEMA_VERSION, StoreError, connect, epoch_ms, migrate, record_row
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "TurnKey"]
 

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from monitor.analysis.timeline import Series, failure_class, series_from_records, series_from_turns
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
-from monitor.timeline import Series, failure_class, series_from_records, series_from_turns
 
 if TYPE_CHECKING:
-    from monitor.store import Store
+    from monitor.store.records import Store
 
 __all__ = [
     "History",
@@ -109,7 +109,7 @@ def load_jsonl(path: str, since: datetime | None, until: datetime | None) -> lis
 
 def _open_store(path: str, model: str | None) -> Store:
     """The store at `path` (never created here), checked to hold records and, if named, `model`."""
-    from monitor.store import Store, StoreError  # noqa: PLC0415 - sqlite machinery only for --db
+    from monitor.store.records import Store, StoreError  # noqa: PLC0415 - sqlite machinery only for --db
 
     try:
         store = Store(path, create=False)

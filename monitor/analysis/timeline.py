@@ -1,9 +1,9 @@
 """Timeline reconstruction: probe history -> regimes, onset intervals, the cross-model view, wire patterns.
 
 Pure functions over probe records (or per-step counts from Prometheus); the mathematics lives in
-`monitor.changepoint`. A series is one (model, probe) pair ordered by time. A trial is one probe turn; it
-fails when its outcome is not `ok`. `prober_error` turns are our own bugs, never the provider's: they are
-dropped from the series and counted in `Series.excluded`.
+`monitor.analysis.changepoint`. A series is one (model, probe) pair ordered by time. A trial is one probe
+turn; it fails when its outcome is not `ok`. `prober_error` turns are our own bugs, never the provider's:
+they are dropped from the series and counted in `Series.excluded`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
-from monitor.changepoint import credible_interval, onset_log_posterior, pelt, wilson_interval
+from monitor.analysis.changepoint import credible_interval, onset_log_posterior, pelt, wilson_interval
 from monitor.probe.outcome import Outcome, TimingPhase
 from monitor.probe.record import ProbeResult, RecoveryKind
 

@@ -1,0 +1,1 @@
+"""Reconstruction from stored records: timelines, change points, incident reports and plots."""

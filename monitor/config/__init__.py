@@ -1,0 +1,1 @@
+"""The configuration: where it comes from (file, environment), its syntax and its validation."""

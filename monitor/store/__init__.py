@@ -1,0 +1,1 @@
+"""The durable SQLite store of probe records: schema, migrations, queries, retention."""

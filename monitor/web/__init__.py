@@ -1,0 +1,1 @@
+"""The daemon's web app: /metrics, /healthz, /api/results and the status page."""
