@@ -22,15 +22,15 @@ from aiohttp import web as aioweb
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from monitor.config.settings import MonitorSettings
+from monitor.config.settings import EndpointSettings, MonitorSettings
 from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.daemon.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
 from monitor.emulator import RunningEmulator, load_scenario, start_emulator
 from monitor.log import get_logger
-from monitor.probe.outcome import ProbeKind
+from monitor.probe.outcome import Phase, ProbeKind
 from monitor.probe.record import ProbeResult, format_utc
 from monitor.probe.runner import run_probe
-from monitor.probe.target import ProbeTarget
+from monitor.probe.target import AuthKind, ProbeTarget
 from monitor.store.records import Store, StoreError
 from monitor.web.app import build_app
 
@@ -148,7 +148,13 @@ async def _serve(
     metrics = ProbeMetrics(registry)
     infos = [ModelInfo(model=m.id, family=m.family, alias=m.alias) for m in settings.models]
     for model, info in zip(settings.models, infos, strict=True):
-        metrics.register_targets(settings.endpoint_of(model).name, [info], settings.kinds_of(model))
+        endpoint = settings.endpoint_of(model)
+        metrics.register_targets(
+            endpoint.name,
+            [info],
+            settings.kinds_of(model),
+            credentials_phase=_credentials_phase(endpoint, demo),
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -197,6 +203,13 @@ async def _serve(
         await loop.run_in_executor(None, store.close)
     log.info("stopped")
     return 0
+
+
+def _credentials_phase(endpoint: EndpointSettings, demo: DemoInfo | None) -> Phase | None:
+    """Where this endpoint's sessions get their credential before the socket (None: a static API key)."""
+    if demo is not None:
+        return None
+    return {AuthKind.TOKEN: Phase.TOKEN, AuthKind.BEARER: Phase.CREDENTIALS}.get(endpoint.auth)
 
 
 def _bound_port(site: aioweb.TCPSite, requested: int) -> int:

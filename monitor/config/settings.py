@@ -32,6 +32,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from monitor.config.credentials import EndpointAccess, TokenSettings, ephemeral_source, resolve_access
 from monitor.config.sources import (
     CONFIG_ENV,
     DEFAULT_CONFIG_PATH,
@@ -50,6 +51,9 @@ from monitor.config.syntax import (
     problems_of,
 )
 from monitor.daemon.budget import EndpointSchedule, schedule_problems
+from monitor.live.messages import model_resource
+from monitor.probe.credentials import CredentialSource
+from monitor.probe.oauth import GoogleAccessTokens
 from monitor.probe.outcome import ProbeKind
 from monitor.probe.target import AuthKind, PhaseBudgets, ProbeTarget, TextPath
 
@@ -78,14 +82,22 @@ class _Section(BaseModel):
 
 
 class EndpointSettings(_Section):
-    """One Live API endpoint and the key that probes it; the key never leaves a SecretStr."""
+    """One Live API endpoint and its credentials (config/credentials.py); the key never leaves a SecretStr."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     url: str = GEMINI_URL
     auth: AuthKind = AuthKind.HEADER
     api_key_env: str = "GEMINI_API_KEY"
     api_key_file: Path | None = None
+    # auth: bearer (Google credentials; Vertex AI needs project and location, the URL's host may name it)
+    credentials_file: Path | None = None
+    project: str | None = Field(default=None, min_length=1)
+    location: str | None = Field(default=None, min_length=1)
+    quota_project: str | None = Field(default=None, min_length=1)
+    token: TokenSettings | None = None  # auth: token (defaults when unset)
     _api_key: SecretStr = PrivateAttr(default_factory=lambda: SecretStr(""))
+    _access: EndpointAccess = PrivateAttr(default_factory=EndpointAccess)
+    _google_tokens: GoogleAccessTokens | None = PrivateAttr(default=None)
 
     @field_validator("url")
     @classmethod
@@ -122,9 +134,34 @@ class EndpointSettings(_Section):
         self._api_key = SecretStr(key)
         return self
 
+    @model_validator(mode="after")
+    def _resolve_access(self) -> EndpointSettings:
+        self._access = resolve_access(
+            url=self.url, auth=self.auth, project=self.project, location=self.location,
+            credentials_file=self.credentials_file, quota_project=self.quota_project, token=self.token,
+        )  # fmt: skip
+        if self._access.google is not None:  # one per endpoint: every job shares its token and refresh
+            self._google_tokens = GoogleAccessTokens(
+                self._access.google.credentials, quota_project=self._access.quota_project
+            )
+        return self
+
     @property
     def api_key(self) -> SecretStr:
         return self._api_key
+
+    @property
+    def access(self) -> EndpointAccess:
+        return self._access
+
+    def credential_source(self, model: str, setup: Mapping[str, Any] | None) -> CredentialSource | None:
+        """Where the sessions of `model` on this endpoint get their credential; None: the API key as it is."""
+        if self.auth is AuthKind.BEARER:
+            return self._google_tokens
+        if self.auth is AuthKind.TOKEN:
+            resource = model_resource(model, self.url)
+            return ephemeral_source(self.token or TokenSettings(), self.url, self.api_key, resource, setup)
+        return None
 
 
 class TimeoutSettings(_Section):
@@ -285,7 +322,7 @@ class MonitorSettings(BaseSettings):
             f"endpoints[{i}]: no API key for {e.name!r}: set ${e.api_key_env} or api_key_file "
             "(or run with --demo)"
             for i, e in enumerate(self.endpoints)
-            if not e.api_key.get_secret_value()
+            if not e.api_key.get_secret_value() and e.auth is not AuthKind.BEARER
         ]
 
     def endpoint_of(self, model: ModelSettings) -> EndpointSettings:
@@ -302,12 +339,15 @@ class MonitorSettings(BaseSettings):
         plan: list[tuple[ProbeTarget, ProbeKind]] = []
         for model in self.models:
             endpoint = self.endpoint_of(model)
+            demo = url is not None or api_key is not None  # the emulator's key, sent as an API key
             target = ProbeTarget(
                 endpoint=endpoint.name,
                 url=url or endpoint.url,
                 model=model.id,
                 api_key=api_key or endpoint.api_key,
-                auth=endpoint.auth,
+                auth=AuthKind.HEADER if demo else endpoint.auth,
+                credentials=None if demo else endpoint.credential_source(model.id, model.setup_payload),
+                model_prefix="" if demo else endpoint.access.model_prefix,
                 text_path=model.text_path,
                 setup=model.setup_payload,
                 vantage=self.vantage,
@@ -372,6 +412,15 @@ def describe(settings: MonitorSettings) -> str:
         f"  store {settings.store.path}, web app on {settings.listen}, vantage {settings.vantage!r}",
     ]
     lines += [f"  note: {problem}" for problem in settings.missing_keys()]
+    for i, endpoint in enumerate(settings.endpoints):
+        if (google := endpoint.access.google) is not None:
+            where = f", project {endpoint.access.project!r}" if endpoint.access.project else ""
+            quota = (
+                f", quota project {endpoint.access.quota_project!r}" if endpoint.access.quota_project else ""
+            )
+            lines.append(
+                f"  endpoints[{i}] {endpoint.name!r}: Google credentials from {google.source}{where}{quota}"
+            )
     return "\n".join(lines)
 
 

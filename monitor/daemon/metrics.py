@@ -8,7 +8,8 @@ touches prometheus_client's global default registry, so tests and the daemon eac
 Label value conventions (shared with the alert rules and dashboards):
 - `code` is the integer as a string ("1011", "429"), or "" when the record's code is null.
 - `phase` on `probe_turns_total` is the failure Phase value ("" for ok); `phase` on `probe_phase_seconds` is a
-  measured interval: connect | setup | first_response | first_audio | turn.
+  measured interval: token (ephemeral-token endpoints only) | connect | setup | first_response | first_audio |
+  turn.
 - `alias` on `model_info` is "true" or "false".
 
 What a result means for the gauges: `probe_success` and `probe_last_success_timestamp_seconds` describe the
@@ -69,6 +70,8 @@ SCHEDULE_LAG_BUCKETS: Final = (
 
 # The intervals exported by probe_phase_seconds: every measured timing except `failure`, which has its own.
 _PHASE_TIMINGS: Final = tuple(p for p in TimingPhase if p is not TimingPhase.FAILURE)
+# Pre-created for every job; `token` only where sessions mint a token (25 series a job otherwise wasted).
+_SESSION_TIMINGS: Final = tuple(p for p in _PHASE_TIMINGS if p is not TimingPhase.TOKEN)
 
 _JOB_LABELS: Final = ("endpoint", "model", "probe")
 
@@ -172,13 +175,20 @@ class ProbeMetrics:
             self.skipped.labels(reason=reason.value)
 
     def register_targets(
-        self, endpoint: str, models: Sequence[ModelInfo], probes: Sequence[ProbeKind]
+        self,
+        endpoint: str,
+        models: Sequence[ModelInfo],
+        probes: Sequence[ProbeKind],
+        *,
+        credentials_phase: Phase | None = None,
     ) -> None:
         """Export model_info and pre-create, at 0, every series an alert or dashboard reads.
 
         Rates and ratios over a series that does not exist yet are empty, not 0, so an alert comparing a
         failure rate with a turn rate would stay silent until the first failure. Gauges with no observation
         yet (`probe_success`, the last-success timestamp) are left absent: 0 would claim a failure nobody saw.
+        `credentials_phase` (Phase.TOKEN or Phase.CREDENTIALS: endpoints that mint or refresh a credential)
+        adds the credentials_error series GeminiLiveTokenService reads, and the `token` phase histogram.
         """
         self.inflight.labels(endpoint=endpoint)
         for info in models:
@@ -195,8 +205,18 @@ class ProbeMetrics:
                     code="1011",
                     phase=Phase.FIRST_RESPONSE,
                 )
-                for timing in _PHASE_TIMINGS:
+                for timing in _SESSION_TIMINGS:
                     self.phase_seconds.labels(**job, phase=timing.value)
+                if credentials_phase is not None:
+                    self.turns.labels(
+                        **job,
+                        outcome=Outcome.CREDENTIALS_ERROR,
+                        cause=Cause.UNAVAILABLE,
+                        code="503",
+                        phase=credentials_phase,
+                    )
+                if credentials_phase is Phase.TOKEN:
+                    self.phase_seconds.labels(**job, phase=TimingPhase.TOKEN.value)
                 self.failure_seconds.labels(**job)
                 for kind in RecoveryKind:
                     self.recovery_seconds.labels(**job, kind=kind.value)

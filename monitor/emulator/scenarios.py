@@ -63,6 +63,7 @@ class FaultKind(StrEnum):
     SILENT_AUDIO = "silent_audio"
     SLOW_PONG = "slow_pong"
     GOAWAY = "goaway"
+    DELAY = "delay"  # the token service or the OAuth endpoint answers, but only after delay_ms
 
 
 class Location(StrEnum):
@@ -78,6 +79,9 @@ class Location(StrEnum):
     AFTER_TOOL_RESPONSE = "after_tool_response"
     RESPONSE = "response"  # the reply itself (empty turn, silent audio)
     CONNECTION = "connection"  # the whole connection (slow pongs)
+    # The credential services beside the Live API (docs/emulator.md, "Credentials"):
+    TOKEN_SERVICE = "token_service"  # noqa: S105 - a place, not a secret; POST /v1alpha/auth_tokens
+    OAUTH_TOKEN = "oauth_token"  # noqa: S105 - a place, not a secret; POST /token, the OAuth token endpoint
 
 
 _SESSION_POINTS = frozenset(
@@ -89,10 +93,14 @@ _SESSION_POINTS = frozenset(
         Location.AFTER_TOOL_RESPONSE,
     }
 )
+_CREDENTIAL_SERVICES = frozenset({Location.TOKEN_SERVICE, Location.OAUTH_TOKEN})
+# Faults drawn per HTTP request, before any model is known.
+REQUEST_LOCATIONS = _CREDENTIAL_SERVICES | {Location.UPGRADE}
 ALLOWED_LOCATIONS: dict[FaultKind, frozenset[Location]] = {
     FaultKind.CLOSE: _SESSION_POINTS,
-    FaultKind.HTTP_STATUS: frozenset({Location.UPGRADE}),
-    FaultKind.HANG: _SESSION_POINTS | {Location.UPGRADE},
+    FaultKind.HTTP_STATUS: frozenset({Location.UPGRADE}) | _CREDENTIAL_SERVICES,
+    FaultKind.HANG: _SESSION_POINTS | {Location.UPGRADE} | _CREDENTIAL_SERVICES,
+    FaultKind.DELAY: _CREDENTIAL_SERVICES,
     FaultKind.TCP_DROP: _SESSION_POINTS | {Location.UPGRADE},
     FaultKind.MALFORMED_FRAME: _SESSION_POINTS,
     FaultKind.EMPTY_TURN: frozenset({Location.RESPONSE}),
@@ -180,10 +188,12 @@ class Fault(_Strict):
             raise ValueError("a close fault needs `code`")
         if self.kind is FaultKind.HTTP_STATUS and self.status is None:
             raise ValueError("an http_status fault needs `status`")
-        if location is Location.UPGRADE and (self.models or self.sessions != "any"):
-            raise ValueError(
-                "a fault at the upgrade cannot select models or sessions: both are known only from setup"
-            )
+        if location in REQUEST_LOCATIONS and (self.models or self.sessions != "any"):
+            where = location.value.replace("_", " ")
+            problem = f"a fault at the {where} cannot select models or sessions"
+            raise ValueError(f"{problem}: both are known only from setup")
+        if self.kind is FaultKind.DELAY and self.delay_ms[1] <= 0:
+            raise ValueError("a delay fault needs delay_ms above 0")
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise ValueError(f"unknown model {unknown[0]!r} (known: {', '.join(sorted(MODELS))})")
@@ -253,7 +263,11 @@ class Scenario(_Strict):
     frames: Literal["binary", "text"] = "binary"
     connection_limit_seconds: float = Field(default=600.0, gt=0)
     goaway_time_left_seconds: float = Field(default=50.0, gt=0)
-    accepted_keys: list[str] | None = None  # None: any non-empty key
+    # API keys accepted (None: any non-empty key). Listed tokens are also taken as they are, besides the
+    # Vertex access tokens and ephemeral tokens this emulator issued.
+    accepted_keys: list[str] | None = None
+    # What expires_in the OAuth token endpoint grants: real Google tokens live an hour.
+    access_token_lifetime_seconds: float = Field(default=3600.0, gt=0)
     models: dict[str, CapabilityOverride] = Field(default_factory=dict)
     faults: list[Fault] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)

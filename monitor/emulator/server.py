@@ -11,11 +11,12 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.emulator.access import add_credential_routes, bearer_refusal
 from monitor.emulator.faults import draw_faults, http_status_response
 from monitor.emulator.paths import Endpoint, extract_credential, match_endpoint
 from monitor.emulator.scenarios import FaultKind, Location, Scenario
@@ -51,6 +52,7 @@ def build_app(
         onset=scenario.onset_seconds if onset_seconds is None else onset_seconds,
         latency_scale=latency_scale,
     )
+    add_credential_routes(app, STATE_KEY)
     app.router.add_get("/{path:.*}", _handle)
     app.on_shutdown.append(_cancel_handlers)
     return app
@@ -108,6 +110,8 @@ async def _upgrade(request: web.Request, state: EmulatorState, endpoint: Endpoin
             status=400,
         )
     credential = extract_credential(request.headers, request.query)
+    if (refusal := bearer_refusal(state, credential)) is not None:
+        return refusal
     _log.info(
         "emulator connection api=%s version=%s credential=%s",
         endpoint.api.value,
@@ -129,6 +133,8 @@ class RunningEmulator:
     port: int
     tls: bool
     ca_file: str | None = None
+    # The served app's shared state (credentials it issued, accounts it knows); tests and the CLI use it.
+    state: EmulatorState | None = field(default=None, repr=False, compare=False)
 
     @property
     def base_url(self) -> str:
@@ -148,6 +154,8 @@ def emulator_urls(emulator: RunningEmulator) -> list[tuple[str, str]]:
         ("Gemini API v1alpha", emulator.base_url + gemini.format("v1alpha")),
         ("Gemini API v1", emulator.base_url + gemini.format("v1")),
         ("Ephemeral tokens (v1alpha)", emulator.base_url + gemini.format("v1alpha") + "Constrained"),
+        ("Ephemeral token service (POST)", emulator.base_url + "/v1alpha/auth_tokens"),
+        ("OAuth token endpoint (POST, token_uri)", emulator.base_url + "/token"),
         (
             "Vertex AI v1",
             emulator.base_url + "/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent",
@@ -181,6 +189,8 @@ async def start_emulator(
         assert isinstance(server, asyncio.base_events.Server)
         bound = server.sockets[0].getsockname()[1]
         ca_file = f"{tls_dir}/ca.pem" if tls_dir is not None else None
-        yield RunningEmulator(host=host, port=int(bound), tls=ssl_context is not None, ca_file=ca_file)
+        yield RunningEmulator(
+            host=host, port=int(bound), tls=ssl_context is not None, ca_file=ca_file, state=app[STATE_KEY]
+        )
     finally:
         await runner.cleanup()

@@ -15,10 +15,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from monitor.emulator.access import admit
 from monitor.emulator.conversation import Reply, Turn, respond
 from monitor.emulator.faults import ConnectionFaults, Strike, draw_faults, send_goaway
 from monitor.emulator.models import ModelCapabilities, lookup_model
-from monitor.emulator.paths import Api, Credential, CredentialKind, Endpoint
+from monitor.emulator.paths import Api, Credential, Endpoint
 from monitor.emulator.reasons import (
     REASONS,
     model_not_found,
@@ -108,13 +109,10 @@ class Session:
         return _SessionEndedError()
 
     async def _accept_setup(self, setup: dict[str, Any]) -> ModelCapabilities:
-        self.setup = setup
-        key = self.credential.value
-        if self.credential.kind is CredentialKind.NONE:
-            raise await self._refuse(1008, REASONS["unregistered_caller"])
-        accepted = self.state.scenario.accepted_keys
-        if accepted is not None and key not in accepted:
-            raise await self._refuse(1007, REASONS["api_key_invalid"])
+        admitted = admit(self.state, self.endpoint, self.credential, setup)
+        if isinstance(admitted, Rejection):
+            raise await self._refuse(admitted.code, admitted.reason)
+        self.setup = setup = admitted
         resource = str(setup.get("model") or "")
         if not resource:
             raise await self._refuse(1007, REASONS["invalid_argument"])

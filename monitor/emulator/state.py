@@ -1,4 +1,5 @@
-"""EmulatorState: what every connection of one emulator shares (scenario, models, dice, clock, handles)."""
+"""EmulatorState: what every connection of one emulator shares (scenario, models, dice, clock, handles, and
+the credentials it issued: OAuth access tokens and ephemeral tokens)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 
 from monitor.clock import Clock
 from monitor.emulator.models import MODELS, ModelCapabilities
+from monitor.emulator.oauth import OAuthIssuer
 from monitor.emulator.resumption import Handles
 from monitor.emulator.scenarios import Scenario
+from monitor.emulator.tokens import TokenLedger
 
 __all__ = ["EmulatorState", "apply_overrides"]
 
@@ -43,11 +46,15 @@ class EmulatorState:
     started: float = 0.0  # clock.monotonic() at start
     models: dict[str, ModelCapabilities] = field(default_factory=dict)
     handles: Handles = field(init=False)
+    oauth: OAuthIssuer = field(init=False)
+    tokens: TokenLedger = field(init=False)
     # Running connection handlers, cancelled at shutdown so that a hang never outlives the server.
     handlers: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.handles = Handles(self.clock)
+        self.oauth = OAuthIssuer(self.clock, self.scenario.access_token_lifetime_seconds)
+        self.tokens = TokenLedger(self.clock)
         self.models = apply_overrides(self.scenario)
         self.started = self.clock.monotonic()
 

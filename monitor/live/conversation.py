@@ -49,6 +49,7 @@ class Endpoint:
     url: str
     auth: str
     key: str = field(repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict)  # extra upgrade headers (x-goog-user-project)
     model: str  # the setup.model resource, e.g. models/<id>
     setup: Mapping[str, Any] | None = None  # user payload; None: the default production payload
     heartbeat: float | None = None
@@ -138,7 +139,7 @@ async def _open(
         async with asyncio.timeout(budgets.connect):
             session = await LiveSession.open(
                 http, endpoint.url, auth=endpoint.auth, key=endpoint.key, clock=clock,
-                heartbeat=endpoint.heartbeat,
+                heartbeat=endpoint.heartbeat, extra_headers=endpoint.headers,
             )  # fmt: skip
     except TimeoutError:
         raise PhaseTimeout("connect", budgets.connect) from None

@@ -120,7 +120,8 @@ def default_setup_payload(model: str = "") -> dict[str, Any]:
 def model_resource(model: str, url: str) -> str:
     """The `setup.model` value: `models/<id>` on the Gemini API, the full resource name on Vertex AI."""
     if "LlmBidiService" in url:
-        if not model.startswith("projects/"):
+        # "publishers/..." alone is what the SDK sends in express mode (Vertex AI with an API key).
+        if not model.startswith(("projects/", "publishers/")):
             raise ValueError(
                 "model: Vertex AI needs the full resource name "
                 f"'projects/<project>/locations/<location>/publishers/google/models/<id>', got {model!r}"

@@ -113,9 +113,11 @@ class LiveSession:
         key: str,
         clock: Clock,
         heartbeat: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> LiveSession:
         """Upgrade to a WebSocket; ConnectFailed or HandshakeRejected with the key never in the message."""
         request_url, headers = authorize(url, auth, key)
+        headers = {**(extra_headers or {}), **headers}
         try:
             ws = await http.ws_connect(
                 request_url,

@@ -9,6 +9,7 @@ outcome from the mechanism and the cause from the tables below (live-api-protoco
     we closed at a goAway deadline          timeout              goaway
     HTTP status at the upgrade              handshake_rejected   _HTTP_CAUSES, else unknown
     DNS / TCP / TLS                         connect_error        none
+    OAuth refresh or token mint failed      credentials_error    credential_cause (message, then status)
     one of our phase budgets ran out        timeout              deadline
     unparseable or out-of-order frame       protocol_error       none
     turnComplete with nothing in it         empty_turn           none
@@ -35,9 +36,18 @@ from monitor.live.errors import (
     ProtocolError,
     ServerClosed,
 )
+from monitor.probe.credentials import CredentialFailed
 from monitor.probe.outcome import Cause, Outcome
 
-__all__ = ["Mechanism", "Observation", "classify", "close_cause", "http_cause", "observe"]
+__all__ = [
+    "Mechanism",
+    "Observation",
+    "classify",
+    "close_cause",
+    "credential_cause",
+    "http_cause",
+    "observe",
+]
 
 
 class Mechanism(StrEnum):
@@ -49,6 +59,7 @@ class Mechanism(StrEnum):
     GOAWAY_DEADLINE = "goaway_deadline"  # we closed before the server's goAway abort: client-initiated
     HANDSHAKE = "handshake"
     CONNECT = "connect"
+    CREDENTIALS = "credentials"  # no credential: OAuth refresh or ephemeral-token mint failed
     BUDGET = "budget"
     PROTOCOL = "protocol"
     EMPTY_TURN = "empty_turn"
@@ -59,8 +70,9 @@ class Mechanism(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observation:
     mechanism: Mechanism
-    code: int | None = None  # close code, or HTTP status for HANDSHAKE
+    code: int | None = None  # close code, or HTTP status for HANDSHAKE and CREDENTIALS
     reason: str = ""
+    timed_out: bool = False  # CREDENTIALS: the token service did not answer in time
 
 
 # (close code or None for any code, pattern, cause); first match wins, so specific rows come first.
@@ -124,6 +136,17 @@ _HTTP_CAUSES: Final[dict[int, Cause]] = {
     504: Cause.DEADLINE,
 }
 
+# OAuth 2.0 error codes (RFC 6749 5.2) from a token endpoint, before the Live API's own texts: a revoked key,
+# a deleted service account or a wrong client is our credential, whatever HTTP status carried it.
+_OAUTH_RULES: Final[tuple[tuple[re.Pattern[str], Cause], ...]] = tuple(
+    (re.compile(pattern, re.IGNORECASE), cause)
+    for pattern, cause in (
+        (r"invalid_grant|invalid_client|unauthorized_client|access_denied|invalid_scope", Cause.AUTH),
+        (r"unauthenticated|permission_denied|permission denied", Cause.AUTH),
+        (r"temporarily_unavailable|server_error", Cause.UNAVAILABLE),
+    )
+)
+
 _OUTCOMES: Final[dict[Mechanism, tuple[Outcome, Cause]]] = {
     Mechanism.NO_CLOSE_FRAME: (Outcome.CONNECTION_LOST, Cause.NONE),
     Mechanism.KEEPALIVE: (Outcome.CONNECTION_LOST, Cause.KEEPALIVE),
@@ -150,9 +173,26 @@ def http_cause(status: int) -> Cause:
     return _HTTP_CAUSES.get(status, Cause.UNKNOWN)
 
 
+def credential_cause(status: int | None, reason: str, *, timed_out: bool = False) -> Cause:
+    """The cause of a failed OAuth refresh or token mint: the message first (Google sends an invalid API key
+    as HTTP 400), then the HTTP status; no answer at all is `deadline` (too slow) or `unavailable`."""
+    for pattern, cause in _OAUTH_RULES:
+        if pattern.search(reason):
+            return cause
+    for rule_code, pattern, cause in _REASON_RULES:
+        if rule_code is None and pattern.search(reason):
+            return cause
+    if status is not None:
+        return http_cause(status)
+    return Cause.DEADLINE if timed_out else Cause.UNAVAILABLE
+
+
 def classify(observation: Observation) -> tuple[Outcome, Cause]:
     """(outcome, cause) for how a failed turn ended."""
     mechanism = observation.mechanism
+    if mechanism is Mechanism.CREDENTIALS:
+        cause = credential_cause(observation.code, observation.reason, timed_out=observation.timed_out)
+        return Outcome.CREDENTIALS_ERROR, cause
     if mechanism is Mechanism.SERVER_CLOSE:
         return Outcome.SERVER_CLOSE, close_cause(observation.code or 0, observation.reason)
     if mechanism is Mechanism.HANDSHAKE:
@@ -173,6 +213,10 @@ def observe(error: BaseException) -> Observation:
             return Observation(mechanism=Mechanism.GOAWAY_DEADLINE, code=code, reason=str(error))
         case HandshakeRejected(status=status):
             return Observation(mechanism=Mechanism.HANDSHAKE, code=status, reason=str(error))
+        case CredentialFailed(status=status, timed_out=timed_out):
+            return Observation(
+                mechanism=Mechanism.CREDENTIALS, code=status, reason=str(error), timed_out=timed_out
+            )
         case ConnectFailed():
             return Observation(mechanism=Mechanism.CONNECT, reason=str(error))
         case PhaseTimeout():

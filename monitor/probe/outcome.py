@@ -10,6 +10,8 @@ and store in mind.
     ├── connection_lost  the socket died with no close frame (1006)
     ├── handshake_rejected  the upgrade was answered with an HTTP status (code holds it)
     ├── connect_error    DNS, TCP or TLS failed before the upgrade
+    ├── credentials_error  no credential for the session: the OAuth refresh (phase credentials) or the
+    │                    ephemeral-token mint (phase token) failed; no Live session was attempted
     ├── timeout          a phase budget of ours ran out (phase says which)
     ├── protocol_error   an unparseable or out-of-order server frame
     ├── empty_turn       turnComplete with no audio and no transcript (the "silent stall")
@@ -40,6 +42,7 @@ class Outcome(StrEnum):
     CONNECTION_LOST = "connection_lost"
     HANDSHAKE_REJECTED = "handshake_rejected"
     CONNECT_ERROR = "connect_error"
+    CREDENTIALS_ERROR = "credentials_error"
     TIMEOUT = "timeout"
     PROTOCOL_ERROR = "protocol_error"
     EMPTY_TURN = "empty_turn"
@@ -71,11 +74,13 @@ FAILURE_PHASES = tuple(p for p in Phase if p is not Phase.NONE)
 class TimingPhase(StrEnum):
     """The measured intervals of a turn; the keys of a record's `timings` (DESIGN.md).
 
+    token = the ephemeral-token mint (request sent to token received; `auth: token` endpoints only);
     connect = TCP + TLS + upgrade; setup = setup sent to setupComplete; first_response, first_audio and turn =
     turn sent to the first serverContent, the first audio chunk and turnComplete; failure = turn sent (or
     connect start, if it failed earlier) to the failure.
     """
 
+    TOKEN = "token"  # noqa: S105 - a phase name, not a secret
     CONNECT = "connect"
     SETUP = "setup"
     FIRST_RESPONSE = "first_response"

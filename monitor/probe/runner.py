@@ -4,6 +4,10 @@ This is the only place where exceptions become outcomes: the conversation raises
 checks here find empty or invalid turns, `classify` names them, and anything else is `prober_error` (our
 bug, logged with a redacted traceback, never counted against the provider). After a provider-side failure
 one recovery turn runs (`recovery.py`); it is recorded beside the failure and never replaces it.
+
+The session's credential comes first (`credentials.py`: the API key, a refreshed OAuth token, or a token
+minted for this session); when none can be had the record is `credentials_error` in phase `credentials` or
+`token`, and no Live session is attempted. Every credential value is redacted from details and logs.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from monitor.live.session import redact
 from monitor.probe import plans
 from monitor.probe.audio import check_audio
 from monitor.probe.classify import Mechanism, Observation, classify, observe
+from monitor.probe.credentials import Credential
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, Recovery, RecoveryOutcome
 from monitor.probe.recovery import recovery_kind, run_recovery
@@ -33,24 +38,40 @@ from monitor.probe.target import ProbeTarget
 __all__ = ["endpoint_of", "run_probe"]
 
 _log = logging.getLogger(__name__)
-# Mechanisms that say nothing about the provider: no recovery attempt is made after them.
-_OWN_FAULTS = frozenset({Mechanism.BUG})
+# Mechanisms after which no recovery attempt is made: our bug, and no credential (a recovery session would
+# need the credential that could not be had; the token service's failure is recorded as it is).
+_OWN_FAULTS = frozenset({Mechanism.BUG, Mechanism.CREDENTIALS})
 # Our credentials or our quota: an immediate second session cannot heal a bad key and burns quota (the
 # reconnect storms of reference 6, row 5), so no recovery attempt either.
 _NO_RECOVERY_CAUSES = frozenset({Cause.QUOTA, Cause.AUTH})
 _CLOSE_MECHANISMS = frozenset({Mechanism.SERVER_CLOSE, Mechanism.NO_CLOSE_FRAME, Mechanism.KEEPALIVE})
 
 
-def endpoint_of(target: ProbeTarget) -> Endpoint:
-    """The connection parameters of a target (ValueError for a model the URL's API cannot name)."""
+def endpoint_of(target: ProbeTarget, credential: Credential | None = None) -> Endpoint:
+    """The connection parameters of a target with the session's credential (default: the static API key);
+    ValueError for a model the URL's API cannot name."""
+    if credential is None:
+        credential = Credential(target.auth.value, target.api_key.get_secret_value())
     return Endpoint(
         url=target.url,
-        auth=target.auth.value,
-        key=target.api_key.get_secret_value(),
-        model=wire.model_resource(target.model, target.url),
+        auth=credential.auth,
+        key=credential.value,
+        headers=credential.headers,
+        model=wire.model_resource(target.model_prefix + target.model, target.url),
         setup=target.setup,
         heartbeat=target.keepalive_seconds,
     )
+
+
+async def _session_endpoint(
+    target: ProbeTarget, http: aiohttp.ClientSession, clock: Clock, trace: Trace, secrets: list[str]
+) -> Endpoint:
+    """The endpoint with a fresh credential from the target's source; its value joins `secrets`."""
+    credential = None
+    if target.credentials is not None:
+        credential = await target.credentials.credential(http, clock, trace)
+        secrets.append(credential.value)
+    return endpoint_of(target, credential)
 
 
 async def run_probe(
@@ -64,11 +85,11 @@ async def run_probe(
     """Run one probe turn of `kind` against `target` and return its classified, timed result."""
     run_id = run_id or uuid.uuid4().hex
     started_at = clock.now()
-    key = target.api_key.get_secret_value()
+    secrets = [target.api_key.get_secret_value()]
     trace = Trace()
     failed_at: float | None = None
     try:
-        endpoint = endpoint_of(target)
+        endpoint = await _session_endpoint(target, http, clock, trace, secrets)
         await converse(
             http, endpoint, plans.turn_plan(kind, target), budgets=target.budgets, clock=clock, trace=trace
         )
@@ -78,10 +99,10 @@ async def run_probe(
     except Exception as error:  # noqa: BLE001 - the one boundary where failures become outcomes
         failed_at = clock.monotonic()
         observation = observe(error)
-        detail = redact(str(error), key)
+        detail = _redacted(str(error), secrets)
         if observation.mechanism is Mechanism.BUG:
-            detail = redact(f"{type(error).__name__}: {error}", key)
-            _log_bug(error, key)
+            detail = _redacted(f"{type(error).__name__}: {error}", secrets)
+            _log_bug(error, secrets)
     try:
         result = _result(target, kind, run_id, started_at, trace, observation, detail[:300], failed_at)
         if (
@@ -90,29 +111,30 @@ async def run_probe(
             and observation.mechanism not in _OWN_FAULTS
             and result.cause not in _NO_RECOVERY_CAUSES
         ):
-            recovery = await _recover(http, target, clock, trace.handle)
+            recovery = await _recover(http, target, clock, trace.handle, secrets)
             result = replace(result, recovery=recovery)
     except asyncio.CancelledError:
         raise
     except Exception as error:  # noqa: BLE001 - a bug in building the record must still yield a record
-        _log_bug(error, key)
+        _log_bug(error, secrets)
         return ProbeResult(
             run_id=run_id, started_at=started_at, vantage=target.vantage, endpoint=target.endpoint,
             model=target.model, probe=kind, outcome=Outcome.PROBER_ERROR, phase=trace.phase,
-            detail=redact(f"{type(error).__name__}: {error}", key)[:300],
+            detail=_redacted(f"{type(error).__name__}: {error}", secrets)[:300],
         )  # fmt: skip
     return result
 
 
-async def _recover(http: aiohttp.ClientSession, target: ProbeTarget, clock: Clock, handle: str) -> Recovery:
+async def _recover(
+    http: aiohttp.ClientSession, target: ProbeTarget, clock: Clock, handle: str, secrets: list[str]
+) -> Recovery:
     """The one recovery attempt, measured from its start to its turnComplete (or its failure)."""
     start = clock.monotonic()
     trace = Trace()
     kind = recovery_kind(handle)
     try:
-        recovered = await run_recovery(
-            http, endpoint_of(target), target, clock=clock, handle=handle, trace=trace
-        )
+        endpoint = await _session_endpoint(target, http, clock, trace, secrets)
+        recovered = await run_recovery(http, endpoint, target, clock=clock, handle=handle, trace=trace)
         detail = "" if recovered else Outcome.EMPTY_TURN.value
     except asyncio.CancelledError:
         raise
@@ -126,9 +148,15 @@ async def _recover(http: aiohttp.ClientSession, target: ProbeTarget, clock: Cloc
     return Recovery(kind=kind, outcome=outcome_, seconds=max(0.0, seconds), detail=detail)
 
 
-def _log_bug(error: BaseException, key: str) -> None:
+def _redacted(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = redact(text, secret)
+    return text
+
+
+def _log_bug(error: BaseException, secrets: list[str]) -> None:
     text = "".join(traceback.format_exception(error))
-    _log.error("probe bug (prober_error): %s", redact(text, key))
+    _log.error("probe bug (prober_error): %s", _redacted(text, secrets))
 
 
 def _span(
@@ -176,6 +204,7 @@ def _result(  # noqa: PLR0917 - private assembly of the record from the run's pa
     sent = marks.get("turn_sent")
     origin = sent if sent is not None else marks.get("turn_start", marks.get("connect_start", 0.0))
     timings: dict[TimingPhase, float] = {}
+    _span(timings, TimingPhase.TOKEN, marks, "token_start", "token_end")
     _span(timings, TimingPhase.CONNECT, marks, "connect_start", "connected")
     _span(timings, TimingPhase.SETUP, marks, "setup_sent", "setup_complete")
     _span(timings, TimingPhase.FIRST_RESPONSE, marks, "turn_sent", "first_content")
@@ -192,10 +221,16 @@ def _result(  # noqa: PLR0917 - private assembly of the record from the run's pa
             phase = trace.phase
         if observation.mechanism in _CLOSE_MECHANISMS and ending is not None:
             failed_at = ending.at
-        if outcome in (Outcome.SERVER_CLOSE, Outcome.CONNECTION_LOST, Outcome.HANDSHAKE_REJECTED):
+        if outcome in (
+            Outcome.SERVER_CLOSE,
+            Outcome.CONNECTION_LOST,
+            Outcome.HANDSHAKE_REJECTED,
+            Outcome.CREDENTIALS_ERROR,
+        ):
             code = observation.code
         if failed_at is not None:
-            failure_origin = sent if sent is not None else marks.get("connect_start", failed_at)
+            before_turn = marks.get("connect_start", marks.get("token_start", failed_at))
+            failure_origin = sent if sent is not None else before_turn
             timings[TimingPhase.FAILURE] = max(0.0, failed_at - failure_origin)
     usage = trace.usage
     return ProbeResult(

@@ -13,16 +13,21 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from monitor.probe.credentials import CredentialSource
+
 __all__ = ["AuthKind", "PhaseBudgets", "ProbeTarget", "TextPath"]
 
 
 class AuthKind(StrEnum):
-    """How the API key travels (live-api-protocol.md section 1)."""
+    """How the session authenticates (docs/configuration.md, "Authentication")."""
 
-    HEADER = "header"  # x-goog-api-key, what the Python SDK does; the default
-    QUERY = "query"  # ?key=, what the raw-WebSocket samples do
-    TOKEN = "token"  # noqa: S105 - a kind, not a secret; ephemeral auth_tokens/... as "Authorization: Token", on BidiGenerateContentConstrained
-    BEARER = "bearer"  # OAuth access token, Vertex AI
+    HEADER = (
+        "header"  # API key in x-goog-api-key, as the Python SDK sends it; the default (Vertex express too)
+    )
+    QUERY = "query"  # API key in ?key=, what the raw-WebSocket samples do
+    # An ephemeral auth_tokens/... minted per session, as "Authorization: Token", on ...Constrained
+    TOKEN = "token"  # noqa: S105 - a kind, not a secret
+    BEARER = "bearer"  # Google OAuth access token (Vertex AI), refreshed from google-auth credentials
 
 
 class TextPath(StrEnum):
@@ -63,3 +68,7 @@ class ProbeTarget:
     # ping timeouts kill healthy sessions ("sent 1011 keepalive ping timeout", incident row 14).
     keepalive_seconds: float | None = None
     recover: bool = True  # after a failed turn, try once to recover and record it
+    # Where each session's credential comes from; None: `api_key` as it is, sent the `auth` way.
+    credentials: CredentialSource | None = field(default=None, compare=False)
+    # Prepended to `model` in setup.model: Vertex AI's "projects/P/locations/L/publishers/google/models/".
+    model_prefix: str = ""

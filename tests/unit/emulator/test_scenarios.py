@@ -59,7 +59,7 @@ INVALID_CASES = [
     _in("close-without-code.yaml", "faults[0]: a close fault needs `code`"),
     _in(
         "http-status-mid-stream.yaml",
-        "faults[0]: kind http_status cannot strike at mid_stream (allowed: upgrade)",
+        "faults[0]: kind http_status cannot strike at mid_stream (allowed: oauth_token, token_service, upgrade)",
     ),
     _in("unknown-model.yaml", f"faults[0]: unknown model 'gemini-9-live' (known: {KNOWN_MODELS})"),
     _in("probability-above-one.yaml", "faults[0].probability: Input should be less than or equal to 1"),
@@ -81,12 +81,13 @@ INVALID_CASES = [
     _in(
         "bad-expected-outcome.yaml",
         "expect[0].outcome: Input should be 'ok', 'server_close', 'connection_lost', 'handshake_rejected', "
-        "'connect_error', 'timeout', 'protocol_error', 'empty_turn', 'validation_failed' or 'prober_error'",
+        "'connect_error', 'credentials_error', 'timeout', 'protocol_error', 'empty_turn', 'validation_failed' "
+        "or 'prober_error'",
     ),
     _in(
         "unknown-fault-kind.yaml",
         "faults[0].kind: Input should be 'close', 'http_status', 'hang', 'tcp_drop', 'malformed_frame', "
-        "'empty_turn', 'silent_audio', 'slow_pong' or 'goaway'",
+        "'empty_turn', 'silent_audio', 'slow_pong', 'goaway' or 'delay'",
     ),
     _in("delay-reversed.yaml", "faults[0]: delay_ms must be [low, high] with 0 <= low <= high"),
     _in(
