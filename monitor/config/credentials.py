@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
 _KEY_TYPES = ("service_account", "authorized_user")
 _REQUIRED = {
     "service_account": ("client_email", "private_key", "token_uri"),
@@ -153,8 +154,16 @@ def _build(kind: str, info: dict[str, Any], where: str) -> Credentials:
                 info, scopes=[CLOUD_PLATFORM_SCOPE]
             )
         else:
-            built = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
-                info, scopes=[CLOUD_PLATFORM_SCOPE]
+            # The constructor, not from_authorized_user_info, which forces Google's token_uri: a file naming
+            # another endpoint (the emulator's, for rehearsals) refreshes there, as the file says.
+            built = user_credentials.Credentials(  # type: ignore[no-untyped-call]
+                token=None,
+                refresh_token=info["refresh_token"],
+                client_id=info["client_id"],
+                client_secret=info["client_secret"],
+                token_uri=info.get("token_uri") or GOOGLE_TOKEN_URI,
+                quota_project_id=info.get("quota_project_id"),
+                scopes=[CLOUD_PLATFORM_SCOPE],
             )
     except (ValueError, TypeError):
         # google-auth's message may quote the key material: say only which part is wrong.

@@ -4,9 +4,9 @@ Enough of Google's token endpoint for google-auth to refresh against it without 
 
 - the JWT-bearer grant of service accounts (RFC 7523, grant type
   `urn:ietf:params:oauth:grant-type:jwt-bearer`:
-  an RS256 assertion signed with the account's private key, `aud` = this endpoint); the signature is checked
-  against the public key of an account this emulator generated (`new_service_account`, a key file whose
-  `token_uri` points here);
+  an RS256 assertion signed with the account's private key, `aud` = this endpoint or Google's); the signature
+  is checked against the public key of an account this emulator generated (`new_service_account`, a key
+  file whose `token_uri` points here);
 - the refresh-token grant of `authorized_user` files (what `gcloud auth application-default login` writes),
   for the users registered with `new_authorized_user`.
 
@@ -35,6 +35,7 @@ from monitor.clock import Clock
 __all__ = ["JWT_BEARER_GRANT", "OAuthIssuer", "oauth_error", "read_form"]
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
 _MAX_BODY_BYTES = 64 * 1024
 
 
@@ -120,7 +121,9 @@ class OAuthIssuer:
             public_key = self._public_keys.get(email)
             if public_key is None:
                 return oauth_error(400, "invalid_grant", "Invalid grant: account not found")
-            jwt.decode(assertion, certs=public_key.decode(), audience=token_uri)  # type: ignore[no-untyped-call]
+            # google-auth signs for Google's endpoint whatever the key file's token_uri: accept both.
+            audience = [token_uri, GOOGLE_TOKEN_URI]
+            jwt.decode(assertion, certs=public_key.decode(), audience=audience)  # type: ignore[no-untyped-call]
         except (google.auth.exceptions.GoogleAuthError, ValueError):
             return oauth_error(400, "invalid_grant", "Invalid JWT Signature.")
         return None

@@ -59,7 +59,8 @@ INVALID_CASES = [
     _in("close-without-code.yaml", "faults[0]: a close fault needs `code`"),
     _in(
         "http-status-mid-stream.yaml",
-        "faults[0]: kind http_status cannot strike at mid_stream (allowed: oauth_token, token_service, upgrade)",
+        "faults[0]: kind http_status cannot strike at mid_stream "
+        "(allowed: oauth_token, token_service, upgrade)",
     ),
     _in("unknown-model.yaml", f"faults[0]: unknown model 'gemini-9-live' (known: {KNOWN_MODELS})"),
     _in("probability-above-one.yaml", "faults[0].probability: Input should be less than or equal to 1"),
@@ -81,8 +82,8 @@ INVALID_CASES = [
     _in(
         "bad-expected-outcome.yaml",
         "expect[0].outcome: Input should be 'ok', 'server_close', 'connection_lost', 'handshake_rejected', "
-        "'connect_error', 'credentials_error', 'timeout', 'protocol_error', 'empty_turn', 'validation_failed' "
-        "or 'prober_error'",
+        "'connect_error', 'credentials_error', 'timeout', 'protocol_error', 'empty_turn', "
+        "'validation_failed' or 'prober_error'",
     ),
     _in(
         "unknown-fault-kind.yaml",
