@@ -214,6 +214,11 @@ def resolve_access(
             ".auth: ephemeral tokens are served by the Gemini API (BidiGenerateContentConstrained), "
             "not by Vertex AI"
         )
+    if auth is AuthKind.TOKEN and not vertex and ".v1alpha." not in url:
+        problems.append(
+            ".url: ephemeral tokens are served by v1alpha only "
+            "(.../google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained)"
+        )
     if token is not None and auth is not AuthKind.TOKEN:
         problems.append(".token: only for auth: token")
     if credentials_file is not None and auth is not AuthKind.BEARER:
