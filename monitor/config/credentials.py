@@ -228,7 +228,7 @@ def resolve_access(
         try:
             google = load_google_credentials(credentials_file)
         except ValueError as error:
-            field = ".credentials_file: " if credentials_file is not None else ": "
+            field = ".credentials_file: " if credentials_file is not None else ""
             problems.append(f"{field}{error}")
     if problems:
         raise ValueError("\n".join(problems))
