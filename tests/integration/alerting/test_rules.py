@@ -34,7 +34,11 @@ DESIGN_ALERTS = {
     # Issue 7: one vantage (our network) versus every vantage (the provider).
     "GeminiLiveFailureGlobal": "page",
     "GeminiLiveFailureLocal": "ticket",
+    # Issue 12: the credential services (ephemeral tokens, OAuth refresh), per endpoint.
+    "GeminiLiveTokenService": "page",
 }
+# Alerts on something that serves every model of an endpoint (or the whole monitor), so they name no model.
+_NO_MODEL_LABEL = {"GeminiLiveMonitorDown", "GeminiLiveTokenService"}
 
 
 def alert_rules() -> dict[str, dict[str, Any]]:
@@ -90,8 +94,9 @@ def test_alert_annotations_are_complete_and_link_a_runbook_section(name: str) ->
     annotations = rule["annotations"]
     assert annotations["summary"].endswith(".")
     assert "{{" not in annotations["summary"]
-    if name != "GeminiLiveMonitorDown":  # the scrape target has no model; it names instance and vantage
+    if name not in _NO_MODEL_LABEL:
         assert "$labels.model" in annotations["description"]
+    if name != "GeminiLiveMonitorDown":  # the scrape target has no model; it names instance and vantage
         assert "humanizePercentage" in annotations["description"]
     assert annotations["runbook_url"] == RUNBOOK_BASE + name.lower()
     headings = re.findall(r"^## (\S+)", RUNBOOK.read_text(), flags=re.MULTILINE)
