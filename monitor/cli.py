@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from monitor import __version__
+
+if TYPE_CHECKING:
+    from monitor.emulator import RunningEmulator
 
 __all__ = ["main"]
 
@@ -62,6 +66,11 @@ def _build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--onset", type=float, help="seconds after start when 'onset' windows open")
     emulator.add_argument(
         "--latency-scale", type=float, default=1.0, help="multiply every emulated latency (0: no waiting)"
+    )
+    emulator.add_argument(
+        "--service-account-key",
+        metavar="FILE",
+        help="write a service-account key file (token_uri: this emulator) for auth: bearer rehearsals",
     )
     emulator.set_defaults(handler=_emulator)
 
@@ -168,6 +177,18 @@ def _probe(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
 
 
+def _write_key_file(path: str, running: RunningEmulator) -> None:
+    """A key file only this emulator accepts, readable by its owner alone (it holds a private key)."""
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    assert running.state is not None
+    info = running.state.oauth.new_service_account(token_uri=running.http_url + "/token")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(info, file, indent=2)
+
+
 def _emulator(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415 - sub-command imports stay inside their function (shared file)
     import signal  # noqa: PLC0415
@@ -200,7 +221,13 @@ def _emulator(args: argparse.Namespace) -> int:
                 print(f"  {label:<28} {url}")
             if running.ca_file:
                 print(f"  CA certificate               {running.ca_file}")
-            print("Any non-empty API key is accepted unless the scenario lists accepted_keys. Ctrl-C stops.")
+            if args.service_account_key and running.state is not None:
+                _write_key_file(args.service_account_key, running)
+                print(f"  Service-account key          {args.service_account_key}")
+            print(
+                "Any non-empty API key is accepted unless the scenario lists accepted_keys; bearer and "
+                "ephemeral tokens must be issued here. Ctrl-C stops."
+            )
             sys.stdout.flush()
             await stop.wait()
 

@@ -141,6 +141,11 @@ class RunningEmulator:
         return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}"
 
     @property
+    def http_url(self) -> str:
+        """The same server for the REST methods (auth_tokens, the OAuth token endpoint)."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
     def url(self) -> str:
         """The Gemini API v1beta BidiGenerateContent URL."""
         return self.base_url + GEMINI_V1BETA_PATH
@@ -154,8 +159,8 @@ def emulator_urls(emulator: RunningEmulator) -> list[tuple[str, str]]:
         ("Gemini API v1alpha", emulator.base_url + gemini.format("v1alpha")),
         ("Gemini API v1", emulator.base_url + gemini.format("v1")),
         ("Ephemeral tokens (v1alpha)", emulator.base_url + gemini.format("v1alpha") + "Constrained"),
-        ("Ephemeral token service (POST)", emulator.base_url + "/v1alpha/auth_tokens"),
-        ("OAuth token endpoint (POST, token_uri)", emulator.base_url + "/token"),
+        ("Ephemeral tokens (POST)", emulator.http_url + "/v1alpha/auth_tokens"),
+        ("OAuth token_uri (POST)", emulator.http_url + "/token"),
         (
             "Vertex AI v1",
             emulator.base_url + "/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent",

@@ -56,6 +56,10 @@ class CredentialSource(Protocol):
         """The credential for the next session; raises CredentialFailed. May mark `trace` (token_start)."""
         ...
 
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value this source holds now (keys, refresh tokens, tokens), for redaction."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StaticKey:
@@ -66,3 +70,6 @@ class StaticKey:
 
     async def credential(self, http: aiohttp.ClientSession, clock: Clock, trace: Trace) -> Credential:
         return Credential(self.auth, self.key)
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.key,) if self.key else ()

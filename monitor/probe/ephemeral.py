@@ -98,6 +98,9 @@ class EphemeralTokens:
             )
         return Credential("token", name)
 
+    def secrets(self) -> tuple[str, ...]:
+        return (self.api_key,) if self.api_key else ()
+
     async def _post(self, http: aiohttp.ClientSession, body: Mapping[str, Any]) -> tuple[int, Any]:
         headers = {"x-goog-api-key": self.api_key, "Content-Type": "application/json"}
         async with http.post(self.options.service_url, data=json.dumps(body), headers=headers) as response:

@@ -105,7 +105,9 @@ class GoogleAccessTokens:
         return Credential("bearer", self._token, headers)
 
     def secrets(self) -> tuple[str, ...]:
-        return (self._token,) if self._token else ()
+        """The current access token and what the credentials hold (refresh token, client secret)."""
+        held = [getattr(self._credentials, name, None) for name in ("refresh_token", "client_secret")]
+        return tuple(str(s) for s in (self._token, *held) if isinstance(s, str) and s)
 
     def _start_refresh(self, clock: Clock) -> asyncio.Task[None]:
         if self._refresh is None or self._refresh.done():

@@ -69,6 +69,7 @@ async def _session_endpoint(
     """The endpoint with a fresh credential from the target's source; its value joins `secrets`."""
     credential = None
     if target.credentials is not None:
+        secrets.extend(target.credentials.secrets())  # before the call: its failure may echo them
         credential = await target.credentials.credential(http, clock, trace)
         secrets.append(credential.value)
     return endpoint_of(target, credential)
