@@ -7,6 +7,7 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import SecretStr
 
+from monitor.cli import main
 from monitor.clock import SYSTEM_CLOCK
 from monitor.config.settings import MonitorSettings, load_settings
 from monitor.daemon.metrics import ModelInfo, ProbeMetrics
@@ -24,6 +26,8 @@ from monitor.log import configure_logging, get_logger, log_result
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.runner import run_probe
 from monitor.probe.target import AuthKind, PhaseBudgets, ProbeTarget
+from monitor.store.records import Store
+from monitor.web.status_page import collect_status, render_status_page
 from tests.integration.probe.credentials_kit import (
     API_KEY_CANARY,
     CONSTRAINED_PATH,
@@ -223,3 +227,30 @@ async def test_a_locked_setup_the_session_contradicts_is_a_1007(
         Outcome.SERVER_CLOSE, Cause.INVALID_ARGUMENT, 1007, Phase.SETUP,
     ), bad.to_record()  # fmt: skip
     assert good.outcome is Outcome.OK, good.to_record()
+
+
+async def test_a_token_service_echoing_our_key_leaks_it_nowhere(
+    tmp_path: Path, http: aiohttp.ClientSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hostile token service quoting the API key in its error: the record, the status page with that turn
+    open and the incident report show the failure, never the key."""
+    body = json.dumps(
+        {"error": {"code": 503, "message": f"key {API_KEY_CANARY} is overloaded", "status": "UNAVAILABLE"}}
+    )
+    fault = {"kind": "http_status", "at": "token_service", "status": 503, "body": body}
+    async with start_emulator(scenario(faults=[fault]), latency_scale=0.0) as emulator:
+        settings = token_settings(emulator, tmp_path)
+        target, kind = settings.targets()[0]
+        results = [await run_probe(target, kind, http=http) for _ in range(3)]
+    assert {r.cause for r in results} == {Cause.UNAVAILABLE}
+    assert "is overloaded" in results[0].detail
+    store = Store(settings.store.path)
+    store.append_many(results)
+    now = results[-1].started_at + timedelta(minutes=1)
+    page = render_status_page(collect_status(store, now), now=now, open_run_id=results[0].run_id)
+    store.close()
+    assert "credentials_error" in page
+    assert main(["report", "--db", str(settings.store.path), "-c", str(tmp_path / "monitor.yaml")]) == 0
+    report = capsys.readouterr().out
+    for where, text in (("record", json.dumps(results[0].to_record())), ("page", page), ("report", report)):
+        assert API_KEY_CANARY not in text, f"the key reached the {where}"
