@@ -245,6 +245,8 @@ class Expectation(_Strict):
     probe: ProbeKind = ProbeKind.TEXT
     text_path: Literal["client_content", "realtime_input"] | None = None  # None: what the model accepts
     api: Literal["gemini", "vertex"] = "gemini"
+    # "token": each session mints an ephemeral token with api_key and opens ...Constrained (v1alpha).
+    auth: Literal["header", "token"] = "header"
     api_key: str = "emulator-key"
     onset_seconds: float | None = None  # run the emulator with this onset instead of the scenario's
     outcome: Outcome

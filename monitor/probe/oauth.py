@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import json
 import logging
 import re
 import threading
@@ -45,8 +46,25 @@ _log = logging.getLogger(__name__)
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9._~+/=-]{8,4096}")
 
 
+class _TokenEndpointFailed(google.auth.exceptions.TransportError):
+    """A 5xx or 429 from the token endpoint, raised at once instead of google-auth's in-thread backoff."""
+
+    def __init__(self, status: int, data: Any) -> None:
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+        try:
+            body = json.loads(text)
+            text = f"{body.get('error', '')}: {body.get('error_description', '')}".strip(": ")
+        except (ValueError, AttributeError):
+            pass
+        super().__init__(f"HTTP {status} {' '.join(text.split())[:160]}".rstrip())  # type: ignore[no-untyped-call]
+
+
 class _RecordingRequest(google.auth.transport.Request):
-    """google-auth's requests transport with a per-request timeout, remembering the last HTTP status."""
+    """google-auth's requests transport with a per-request timeout, remembering the last HTTP status.
+
+    A retryable answer (5xx, 429) fails the refresh at once: google-auth would otherwise back off for seconds
+    inside the worker thread, holding the deadline; the next probe retries, so the probe schedule is the
+    backoff."""
 
     def __init__(self, timeout: float) -> None:
         self._inner = google.auth.transport.requests.Request()
@@ -66,6 +84,8 @@ class _RecordingRequest(google.auth.transport.Request):
             url, method=method, body=body, headers=headers, timeout=timeout or self._timeout, **kwargs
         )
         self.last_status = response.status
+        if response.status >= 500 or response.status == 429:
+            raise _TokenEndpointFailed(response.status, response.data)
         return response
 
 

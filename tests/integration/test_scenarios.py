@@ -14,12 +14,14 @@ from pydantic import SecretStr
 
 from monitor.emulator import load_scenario, start_emulator
 from monitor.emulator.scenarios import Expectation
+from monitor.probe.ephemeral import EphemeralTokens, TokenOptions
 from monitor.probe.record import RecoveryKind, RecoveryOutcome
 from monitor.probe.runner import run_probe
 from monitor.probe.target import PhaseBudgets, ProbeTarget, TextPath
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "config" / "scenarios"
 VERTEX_PATH = "/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent"
+CONSTRAINED_PATH = "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained"
 # Short budgets: the hang scenarios end in a timeout, and a timeout must come quickly.
 BUDGETS = PhaseBudgets(connect=1.5, setup=1.5, first_response=1.5, turn=3.0)
 
@@ -50,6 +52,13 @@ async def test_probe_records_what_the_scenario_expects(path: Path, index: int) -
         aiohttp.ClientSession() as http,
     ):
         url = emulator.base_url + VERTEX_PATH if expected.api == "vertex" else emulator.url
+        tokens = None
+        if expected.auth == "token":  # as a browser's backend does: one token minted per session
+            url = emulator.base_url + CONSTRAINED_PATH
+            service = TokenOptions(
+                service_url=emulator.http_url + "/v1alpha/auth_tokens", timeout_seconds=1.5
+            )
+            tokens = EphemeralTokens(expected.api_key, service)
         text_path = expected.text_path or (
             "realtime_input" if expected.model == "gemini-3.1-flash-live-preview" else "client_content"
         )
@@ -58,6 +67,7 @@ async def test_probe_records_what_the_scenario_expects(path: Path, index: int) -
             url=url,
             model=expected.model,
             api_key=SecretStr(expected.api_key),
+            credentials=tokens,
             text_path=TextPath(text_path),
             budgets=BUDGETS,
             pace_audio=False,

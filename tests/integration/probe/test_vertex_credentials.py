@@ -19,9 +19,10 @@ from pydantic import SecretStr
 from monitor.config.settings import load_settings
 from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.daemon.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
-from monitor.emulator import Scenario, start_emulator
+from monitor.emulator import Scenario, load_scenario, start_emulator
 from monitor.live.conversation import Trace
 from monitor.log import configure_logging
+from monitor.probe.oauth import GoogleAccessTokens
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.runner import run_probe
 from monitor.probe.target import AuthKind, PhaseBudgets, ProbeTarget
@@ -243,3 +244,38 @@ async def test_authorized_user_adc_refreshes_with_its_refresh_token(
     assert result.outcome is Outcome.OK, result.to_record()
     assert credential.headers == {"x-goog-user-project": "quota-p"}
     assert info["refresh_token"] not in json.dumps(result.to_record())
+
+
+async def test_the_shipped_oauth_outage_scenario_fails_probes_only_once_the_token_expires(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """oauth-refresh-failing: before the onset refreshes work; after it the current token carries the probes
+    until it expires, then every probe is credentials_error (503, phase credentials), never a Live failure."""
+    clock = EmulatedClock()
+    async with start_emulator(
+        load_scenario("oauth-refresh-failing"), latency_scale=0.0, clock=clock
+    ) as emulator:
+        key = service_account_file(emulator, tmp_path)
+        endpoint = vertex_endpoint(emulator.base_url + VERTEX_PATH, key, location="us-central1")
+        settings = load_settings(str(write_config(tmp_path, [endpoint], [{"id": VERTEX_MODEL}])))
+        target, kind = settings.targets()[0]
+        source = target.credentials
+        assert isinstance(source, GoogleAccessTokens)
+
+        async def probe_after(seconds: float) -> Outcome:
+            clock.advance(seconds)
+            result = await run_probe(target, kind, http=http, clock=clock)
+            refresh = source._refresh
+            if refresh is not None:
+                await asyncio.wait({refresh}, timeout=10)
+            return result
+
+        first = await probe_after(0)  # token valid until 300
+        renewed = await probe_after(200)  # inside the margin: renewed in the background, valid until 500
+        carried = await probe_after(200)  # after the onset: the renewal fails, the token still works
+        expired = await probe_after(150)  # past 500: no token, the refresh fails
+    assert [r.outcome for r in (first, renewed, carried)] == [Outcome.OK] * 3
+    assert source.refreshes == 2
+    assert (expired.outcome, expired.cause, expired.code, expired.phase) == (
+        Outcome.CREDENTIALS_ERROR, Cause.UNAVAILABLE, 503, Phase.CREDENTIALS,
+    ), json.dumps(expired.to_record())  # fmt: skip
