@@ -279,3 +279,21 @@ async def test_the_shipped_oauth_outage_scenario_fails_probes_only_once_the_toke
     assert (expired.outcome, expired.cause, expired.code, expired.phase) == (
         Outcome.CREDENTIALS_ERROR, Cause.UNAVAILABLE, 503, Phase.CREDENTIALS,
     ), json.dumps(expired.to_record())  # fmt: skip
+
+
+async def test_express_mode_is_vertex_ai_with_an_api_key(
+    tmp_path: Path, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Vertex AI URL with `auth: header` sends the API key and names the model publishers/google/models/<id>
+    (what google-genai sends in express mode); no project and no Google credentials are needed."""
+    monkeypatch.setenv("GEMINI_API_KEY", "CANARY-express-not-a-key")
+    scenario = Scenario(name="express", accepted_keys=["CANARY-express-not-a-key"])
+    async with start_emulator(scenario, latency_scale=0.0) as emulator:
+        endpoint = {"name": "express", "url": emulator.base_url + VERTEX_PATH, "location": "global"}
+        settings = load_settings(str(write_config(tmp_path, [endpoint], [{"id": VERTEX_MODEL}])))
+        target, kind = settings.targets()[0]
+        result = await run_probe(target, kind, http=http)
+    assert target.credentials is None
+    assert target.model_prefix == "publishers/google/models/"
+    assert result.outcome is Outcome.OK, result.to_record()
+    assert "CANARY-express-not-a-key" not in json.dumps(result.to_record())
