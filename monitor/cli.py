@@ -15,6 +15,7 @@ from monitor import __version__
 
 if TYPE_CHECKING:
     from monitor.emulator import RunningEmulator
+    from monitor.probe.target import ProbeTarget
 
 __all__ = ["main"]
 
@@ -47,7 +48,8 @@ def _build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--json", action="store_true", help="print one JSON record per probe instead")
     probe.add_argument(
         "--auth", choices=["header", "query", "token", "bearer"], default="header",
-        help="how GEMINI_API_KEY travels (default: the x-goog-api-key header)",
+        help="how GEMINI_API_KEY travels (default: the x-goog-api-key header); token: an API key mints one "
+        "ephemeral token per probe (an auth_tokens/... value is used as it is)",
     )  # fmt: skip
     probe.add_argument("--setup", metavar="FILE", help="your setup JSON; only the model is replaced")
     probe.add_argument(
@@ -134,6 +136,27 @@ def _run(args: argparse.Namespace) -> int:
     return run_daemon(settings, demo=args.demo, demo_onset=onset, listen=listen)
 
 
+def _minting(target: ProbeTarget, *, explicit_url: bool) -> tuple[ProbeTarget, str]:
+    """`--auth token` with an API key: mint one ephemeral token per probe, as a browser's backend does."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from monitor.probe.ephemeral import EphemeralTokens, TokenOptions, token_service_url  # noqa: PLC0415
+
+    key = target.api_key.get_secret_value()
+    if key.startswith("auth_tokens/"):
+        return target, ""  # a token minted elsewhere, used as it is
+    url = target.url
+    if ".v1alpha." not in url:
+        if explicit_url:
+            return (
+                target,
+                "--auth token: ephemeral tokens are served by v1alpha only (...v1alpha...Constrained)",
+            )
+        url = url.replace(".v1beta.", ".v1alpha.")
+    tokens = EphemeralTokens(key, TokenOptions(service_url=token_service_url(url)))
+    return replace(target, url=url, credentials=tokens), ""
+
+
 def _probe(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415 - sub-command imports stay local (shared-file rule)
     import json  # noqa: PLC0415
@@ -166,6 +189,11 @@ def _probe(args: argparse.Namespace) -> int:
     except TargetError as exc:
         print(f"live-monitor probe: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.auth == "token" and target.api_key.get_secret_value():
+        target, problem = _minting(target, explicit_url=args.url is not None)
+        if problem:
+            print(f"live-monitor probe: {problem}", file=sys.stderr)
+            return EXIT_USAGE
 
     def emit(result: ProbeResult) -> None:
         if args.json:

@@ -35,6 +35,7 @@ from tests.integration.probe.credentials_kit import (
     EmulatedClock,
     write_config,
 )
+from tests.integration.probe.test_cli_probe import probe as cli_probe
 
 V1ALPHA = "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContent"
 FAST = PhaseBudgets(connect=3.0, setup=3.0, first_response=3.0, turn=5.0)
@@ -254,3 +255,20 @@ async def test_a_token_service_echoing_our_key_leaks_it_nowhere(
     report = capsys.readouterr().out
     for where, text in (("record", json.dumps(results[0].to_record())), ("page", page), ("report", report)):
         assert API_KEY_CANARY not in text, f"the key reached the {where}"
+
+
+async def test_the_probe_command_mints_a_token_per_probe_with_auth_token() -> None:
+    """`live-monitor probe --auth token` with an API key reproduces the browser path: one minted token per
+    probe, each timed as `token`; the key and the tokens stay out of its output (the helper checks the key).
+    """
+    async with start_emulator(scenario(), latency_scale=0.0) as emulator:
+        assert emulator.state is not None
+        url = emulator.base_url + V1ALPHA
+        run = await cli_probe("--model", GEMINI_MODEL, "-n", "2", "--json", "--auth", "token", "--url", url)
+        minted = emulator.state.tokens.minted
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    assert run.code == 0, run.stderr
+    assert [r["outcome"] for r in records] == ["ok", "ok"]
+    assert all(r["timings"]["token"] is not None for r in records)
+    assert minted == 2
+    assert "auth_tokens/" not in run.stdout + run.stderr
