@@ -5,8 +5,8 @@ Routes (added by `add_credential_routes`): `POST /token` (the OAuth endpoint, `o
 scenario (`token_service`, `oauth_token`) per request, as the upgrade does.
 
 Admission, in the service's order: no credential at all is 1008 "unregistered callers"; a credential the
-scenario lists in `accepted_keys` is taken as it is; a Vertex access token (`Authorization: Bearer`) must be
-one this emulator issued and not yet expired, else the upgrade is refused with HTTP 401 UNAUTHENTICATED; on
+scenario lists in `accepted_keys` is taken as it is; an access token (`Authorization: Bearer`) must be one
+this emulator issued and not yet expired, else the upgrade is refused with HTTP 401 UNAUTHENTICATED; on
 `BidiGenerateContentConstrained` a minted ephemeral token starts a session (and spends one use), and a token
 anywhere else is refused; an API key must be accepted (`accepted_keys`, or any non-empty key when unset),
 else 1007 "API key not valid".
@@ -57,7 +57,13 @@ def add_credential_routes(app: web.Application, state_key: web.AppKey[EmulatorSt
         accepted = state.scenario.accepted_keys
         if accepted is not None and key not in accepted:
             return google_error(400, REASONS["api_key_invalid"])
-        raw = await request.content.read(_MAX_JSON_BYTES + 1)
+        if request.content_length is not None and request.content_length > _MAX_JSON_BYTES:
+            return google_error(400, "Request payload size exceeds the limit.")
+        try:
+            async with asyncio.timeout(10.0):
+                raw = await request.read()  # bounded by the app's client_max_size (1 MiB)
+        except (TimeoutError, web.HTTPException):
+            return google_error(400, "The request body could not be read.")
         if len(raw) > _MAX_JSON_BYTES:
             return google_error(400, "Request payload size exceeds the limit.")
         try:

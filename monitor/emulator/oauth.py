@@ -148,8 +148,8 @@ async def read_form(request: web.Request) -> dict[str, str] | None:
         return None
     try:
         async with asyncio.timeout(10.0):
-            raw = await request.content.read(_MAX_BODY_BYTES + 1)
-    except TimeoutError:
+            raw = await request.read()  # bounded by the app's client_max_size (1 MiB)
+    except (TimeoutError, web.HTTPException):
         return None
     if len(raw) > _MAX_BODY_BYTES:
         return None

@@ -104,12 +104,24 @@ class EphemeralTokens:
     async def _post(self, http: aiohttp.ClientSession, body: Mapping[str, Any]) -> tuple[int, Any]:
         headers = {"x-goog-api-key": self.api_key, "Content-Type": "application/json"}
         async with http.post(self.options.service_url, data=json.dumps(body), headers=headers) as response:
-            raw = await response.content.read(_MAX_ANSWER_BYTES)
+            raw = await _read_bounded(response.content, _MAX_ANSWER_BYTES)
             try:
                 answer: Any = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 answer = raw.decode("utf-8", errors="replace")
             return response.status, answer
+
+
+async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to `limit` bytes (a longer one is cut there: only its start can be a token or an error)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in content.iter_chunked(16 * 1024):
+        chunks.append(chunk[: limit - size])
+        size += len(chunks[-1])
+        if size >= limit:
+            break
+    return b"".join(chunks)
 
 
 def _error_message(status: int, answer: Any) -> str:

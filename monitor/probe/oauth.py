@@ -22,12 +22,14 @@ import json
 import logging
 import re
 import threading
+import time
 from typing import Any
 
 import aiohttp
 import google.auth.exceptions
 import google.auth.transport
 import google.auth.transport.requests
+import requests
 from google.auth.credentials import Credentials
 
 from monitor.clock import Clock
@@ -43,6 +45,7 @@ DEFAULT_REFRESH_TIMEOUT_SECONDS = 30.0
 # A token endpoint that sends no expires_in: assume the documented hour.
 _DEFAULT_LIFETIME_SECONDS = 3600.0
 _log = logging.getLogger(__name__)
+_MAX_ANSWER_BYTES = 64 * 1024
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9._~+/=-]{8,4096}")
 
 
@@ -59,6 +62,30 @@ class _TokenEndpointFailed(google.auth.exceptions.TransportError):
         super().__init__(f"HTTP {status} {' '.join(text.split())[:160]}".rstrip())  # type: ignore[no-untyped-call]
 
 
+class _BoundedSession(requests.Session):
+    """requests, as google-auth's transport uses it, with the token endpoint's answer bounded in size and in
+    total time: a token endpoint that drips or floods cannot hold the refresh thread or its memory."""
+
+    def __init__(self, total_seconds: float) -> None:
+        super().__init__()
+        self._total = total_seconds
+
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["stream"] = True
+        response = super().request(method, url, *args, **kwargs)
+        deadline = time.monotonic() + self._total
+        body = bytearray()
+        for chunk in response.iter_content(16 * 1024):
+            body += chunk
+            if len(body) > _MAX_ANSWER_BYTES or time.monotonic() > deadline:
+                response.close()
+                raise google.auth.exceptions.TransportError(  # type: ignore[no-untyped-call]
+                    "the token endpoint's answer is too large or too slow"
+                )
+        response._content = bytes(body)
+        return response
+
+
 class _RecordingRequest(google.auth.transport.Request):
     """google-auth's requests transport with a per-request timeout, remembering the last HTTP status.
 
@@ -67,7 +94,7 @@ class _RecordingRequest(google.auth.transport.Request):
     backoff."""
 
     def __init__(self, timeout: float) -> None:
-        self._inner = google.auth.transport.requests.Request()
+        self._inner = google.auth.transport.requests.Request(_BoundedSession(timeout))
         self._timeout = timeout
         self.last_status: int | None = None
 

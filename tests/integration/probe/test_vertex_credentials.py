@@ -157,6 +157,9 @@ async def test_quota_project_travels_as_x_goog_user_project(
         pytest.param({"kind": "http_status", "status": 400, "body": '{"error": "invalid_grant", '
                       '"error_description": "Invalid JWT Signature."}'}, Cause.AUTH, 400, id="revoked-key"),
         pytest.param({"kind": "hang"}, Cause.DEADLINE, None, id="refresh-hangs"),
+        # An answer past the 64 KiB bound is refused unread, whatever it says.
+        pytest.param({"kind": "http_status", "status": 400, "body": "x" * 200_000}, Cause.UNAVAILABLE, None,
+                     id="flooding-answer"),
     ],
 )  # fmt: skip
 async def test_a_failed_refresh_is_a_credentials_outcome(
