@@ -103,6 +103,7 @@ def load_google_credentials(credentials_file: Path | None) -> GoogleCredentialsI
     if named is None and (from_env := os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()):
         named, variable = Path(from_env), "$GOOGLE_APPLICATION_CREDENTIALS: "
     if named is None:
+        # google-auth's own rule for gcloud's ADC file ($CLOUDSDK_CONFIG, else the per-user config dir).
         gcloud = Path(_cloud_sdk.get_application_default_credentials_path())  # type: ignore[no-untyped-call]
         if gcloud.is_file():
             return _from_file(gcloud, "", "gcloud application-default credentials")

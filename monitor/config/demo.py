@@ -19,13 +19,22 @@ listen: 0.0.0.0:9478
 
 # Where probes go. The key comes from $GEMINI_API_KEY (api_key_env) or, for Docker secrets, from
 # api_key_file; it is never logged, exported or stored. auth: header (x-goog-api-key), query (?key=),
-# token (ephemeral auth_tokens/...), bearer (OAuth, Vertex AI).
+# token (an ephemeral token minted per session with the key, as browser apps do), bearer (Vertex AI on
+# Google credentials, refreshed before they expire). docs/configuration.md, "Authentication", has all three.
 endpoints:
   - name: gemini-api
     url: wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent
     auth: header
     api_key_env: GEMINI_API_KEY
     # api_key_file: /run/secrets/gemini_api_key
+  # - name: vertex                # models name it with `endpoint: vertex`
+  #   url: wss://us-central1-aiplatform.googleapis.com/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent
+  #   auth: bearer
+  #   credentials_file: /run/secrets/vertex-sa.json   # unset: $GOOGLE_APPLICATION_CREDENTIALS, gcloud ADC
+  # - name: browser-path
+  #   url: wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained
+  #   auth: token
+  #   token: {uses: 1, expire: 5m, new_session_expire: 1m}
 
 # What to probe. alias: true marks a moving alias (e.g. -latest); false a pinned version. Models of one
 # family let GeminiLiveAliasDiverged compare an alias with its pinned versions.
