@@ -15,6 +15,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ from monitor.config.syntax import (
 from monitor.daemon.budget import EndpointSchedule, schedule_problems
 from monitor.live.messages import model_resource
 from monitor.probe.credentials import CredentialSource
-from monitor.probe.oauth import GoogleAccessTokens
+from monitor.probe.oauth import DEFAULT_REFRESH_TIMEOUT_SECONDS, GoogleAccessTokens
 from monitor.probe.outcome import ProbeKind
 from monitor.probe.target import AuthKind, PhaseBudgets, ProbeTarget, TextPath
 
@@ -153,6 +154,13 @@ class EndpointSettings(_Section):
     @property
     def access(self) -> EndpointAccess:
         return self._access
+
+    @property
+    def credentials_seconds(self) -> float:
+        """How long a session may wait for its credential: the mint's or the OAuth refresh's deadline."""
+        if self.auth is AuthKind.TOKEN:
+            return (self.token or TokenSettings()).timeout
+        return DEFAULT_REFRESH_TIMEOUT_SECONDS if self.auth is AuthKind.BEARER else 0.0
 
     def credential_source(self, model: str, setup: Mapping[str, Any] | None) -> CredentialSource | None:
         """Where the sessions of `model` on this endpoint get their credential; None: the API key as it is."""
@@ -351,7 +359,9 @@ class MonitorSettings(BaseSettings):
                 text_path=model.text_path,
                 setup=model.setup_payload,
                 vantage=self.vantage,
-                budgets=self.probes.timeouts.budgets(),
+                budgets=replace(
+                    self.probes.timeouts.budgets(), credentials=0.0 if demo else endpoint.credentials_seconds
+                ),
                 pace_audio=self.probes.pace_audio,
                 recover=self.probes.recover,
             )

@@ -37,11 +37,12 @@ from monitor.live.conversation import Trace
 from monitor.live.phase import Phase
 from monitor.probe.credentials import Credential, CredentialFailed
 
-__all__ = ["DEFAULT_REFRESH_MARGIN_SECONDS", "GoogleAccessTokens"]
+__all__ = ["DEFAULT_REFRESH_MARGIN_SECONDS", "DEFAULT_REFRESH_TIMEOUT_SECONDS", "GoogleAccessTokens"]
 
 # google-auth's own margin (_helpers.REFRESH_THRESHOLD) is 3 min 45 s; 5 min leaves a slow refresh room.
 DEFAULT_REFRESH_MARGIN_SECONDS = 300.0
-DEFAULT_REFRESH_TIMEOUT_SECONDS = 30.0
+# Google's token endpoint answers in well under a second; a refresh still going after 10 s has failed.
+DEFAULT_REFRESH_TIMEOUT_SECONDS = 10.0
 # A token endpoint that sends no expires_in: assume the documented hour.
 _DEFAULT_LIFETIME_SECONDS = 3600.0
 _log = logging.getLogger(__name__)

@@ -41,6 +41,9 @@ class TextPath(StrEnum):
 class PhaseBudgets:
     """Per-phase time budgets in seconds; running out of one is a `timeout` outcome in that phase."""
 
+    # Getting the session's credential before connect (the mint's or the OAuth refresh's own deadline); 0 for
+    # a static key. Counted in `total`, so a slow token service never makes the scheduler call a probe hung.
+    credentials: float = 0.0
     connect: float = 10.0
     setup: float = 10.0
     first_response: float = 15.0
@@ -48,7 +51,7 @@ class PhaseBudgets:
 
     @property
     def total(self) -> float:
-        return self.connect + self.setup + self.turn
+        return self.credentials + self.connect + self.setup + self.turn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
