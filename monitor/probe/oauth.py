@@ -95,9 +95,13 @@ class _RecordingRequest(google.auth.transport.Request):
     backoff."""
 
     def __init__(self, timeout: float) -> None:
-        self._inner = google.auth.transport.requests.Request(_BoundedSession(timeout))
+        self._session = _BoundedSession(timeout)
+        self._inner = google.auth.transport.requests.Request(self._session)
         self._timeout = timeout
         self.last_status: int | None = None
+
+    def close(self) -> None:
+        self._session.close()
 
     def __call__(
         self,
@@ -200,7 +204,10 @@ class GoogleAccessTokens:
     def _refresh_blocking(self, request: _RecordingRequest) -> tuple[str, float]:
         """In the worker thread: google-auth's refresh, then the token and its lifetime in seconds."""
         with self._thread_lock:
-            self._credentials.refresh(request)  # type: ignore[no-untyped-call]
+            try:
+                self._credentials.refresh(request)  # type: ignore[no-untyped-call]
+            finally:
+                request.close()
         token = str(self._credentials.token or "")
         expiry = self._credentials.expiry  # naive UTC, as google-auth keeps it
         if expiry is None:
