@@ -390,6 +390,13 @@ def _reference_problems(settings: MonitorSettings) -> list[str]:
                 f"(first at models[{first_seen[key]}])"
             )
         first_seen.setdefault(key, i)
+    total, interval = settings.probes.timeouts.budgets().total, settings.probes.interval
+    for i, endpoint in enumerate(settings.endpoints):  # a mint comes before every session of a token endpoint
+        if endpoint.auth is AuthKind.TOKEN and total + endpoint.credentials_seconds > interval:
+            problems.append(
+                f"endpoints[{i}].token.timeout: {endpoint.credentials_seconds:g} s + probes.timeouts "
+                f"{total:g} s exceed probes.interval {interval:g} s (the mint comes before every session)"
+            )
     return problems
 
 

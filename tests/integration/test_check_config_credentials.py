@@ -198,3 +198,20 @@ def test_a_valid_vertex_endpoint_says_where_its_credentials_come_from(
         "quota project 'billing'" in out
     )
     assert json.loads(path.read_text())["private_key"].splitlines()[1] not in out
+
+
+def test_the_mint_must_fit_the_probe_interval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A token endpoint's mint deadline counts toward the interval a probe must finish in."""
+    config = {
+        "endpoints": [
+            {"name": "browser", "url": CONSTRAINED_URL, "auth": "token", "token": {"timeout": "15s"}}
+        ],
+        "models": [{"id": "gemini-2.5-flash-native-audio-latest"}],
+    }
+    path = tmp_path / "monitor.yaml"
+    path.write_text(json.dumps(config))
+    assert main(["check-config", "-c", str(path)]) == 2
+    assert problems(capsys.readouterr().out) == [
+        "endpoints[0].token.timeout: 15 s + probes.timeouts 50 s exceed probes.interval 60 s "
+        "(the mint comes before every session)"
+    ]
