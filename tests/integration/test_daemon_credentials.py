@@ -47,14 +47,14 @@ async def test_the_daemon_probes_vertex_and_ephemeral_token_endpoints(tmp_path: 
             "endpoints": [
                 {"name": "vertex", "url": base + VERTEX_PATH, "auth": "bearer", "credentials_file": str(key),
                  "location": "us-central1"},
-                {"name": "browser", "url": base + V1ALPHA, "auth": "token"},
+                {"name": "browser", "url": base + V1ALPHA, "auth": "token", "token": {"timeout": "1s"}},
             ],
             "models": [
                 {"id": "gemini-live-2.5-flash-native-audio", "endpoint": "vertex"},
                 {"id": "gemini-2.5-flash-native-audio-latest", "endpoint": "browser"},
             ],
             "probes": {"kinds": ["text"], "interval": "5s", "pace_audio": False, "timeouts": {
-                "connect": "1s", "setup": "1s", "first_response": "2s", "turn": "3s"}},
+                "connect": "1s", "setup": "1s", "first_response": "1.5s", "turn": "2s"}},
             "budgets": {"sessions_per_minute": 1000, "sessions_per_day": 1000000},
             "store": {"path": str(store)},
         }  # fmt: skip
@@ -69,6 +69,8 @@ async def test_the_daemon_probes_vertex_and_ephemeral_token_endpoints(tmp_path: 
         )  # fmt: skip
         try:
             for _ in range(200):  # up to a minute
+                if daemon.returncode is not None:
+                    pytest.fail(f"the daemon exited with {daemon.returncode}")
                 if store.exists() and {r["endpoint"] for r in read_store(store) if r["outcome"] == "ok"} == {
                     "vertex",
                     "browser",
