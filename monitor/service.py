@@ -172,7 +172,14 @@ async def _serve(
                 ),
             )
             runner = aioweb.AppRunner(
-                build_app(registry=registry, store=store, health=scheduler, models=infos), access_log=None
+                build_app(
+                    registry=registry,
+                    store=store,
+                    health=scheduler,
+                    models=infos,
+                    exposition=metrics.exposition,
+                ),
+                access_log=None,
             )
             await runner.setup()
             site = aioweb.TCPSite(runner, listen[0], listen[1])

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.daemon.exposition import TEXT_CONTENT_TYPE, Exposition
 from monitor.daemon.health import HealthCheck
 from monitor.daemon.metrics import ModelInfo
 from monitor.probe.outcome import Outcome, ProbeKind
@@ -60,8 +61,13 @@ def build_app(
     health: HealthCheck,
     clock: Clock = SYSTEM_CLOCK,
     models: Sequence[ModelInfo] = (),
+    exposition: Exposition | None = None,
 ) -> web.Application:
-    """The web app. `models` (optional) marks aliases and pinned versions on the status page."""
+    """The web app. `models` (optional) marks aliases and pinned versions on the status page.
+
+    `exposition` (the daemon's `ProbeMetrics.exposition`) serves `/metrics` from cached bytes; without it
+    every scrape encodes the registry (in a worker thread).
+    """
 
     async def healthz(request: web.Request) -> web.Response:
         status = health.check()
@@ -107,26 +113,34 @@ def build_app(
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     app = web.Application()
-    app.router.add_get("/metrics", _metrics_handler(registry))
+    app.router.add_get("/metrics", _metrics_handler(registry, exposition))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/results", results)
     app.router.add_get("/", status_page)
     return app
 
 
-def _metrics_handler(registry: CollectorRegistry) -> Handler:
-    """prometheus-client's aiohttp exposition, with the encoding moved off the event loop.
+def _metrics_handler(registry: CollectorRegistry, exposition: Exposition | None) -> Handler:
+    """`/metrics`: the cached text exposition when the scraper accepts text, else prometheus-client's.
 
-    `prometheus_client.aiohttp.make_aiohttp_handler` encodes on the loop. With 100 jobs the exposition is
-    ~21,000 lines (2.7 MB) and takes 0.4-0.6 s to encode on this machine: every scrape would freeze the loop
-    that times the probes. Same negotiation (`Accept`: text 0.0.4 or OpenMetrics; `name[]` filtering; gzip
-    when accepted), done in a worker thread.
+    Prometheus always accepts text 0.0.4, so its scrapes get the cached bytes (gzip when asked), shared by
+    concurrent scrapes and rebuilt at most once per recorded turn (`monitor/daemon/exposition.py`).
+    OpenMetrics-only clients and `name[]` filters take prometheus-client's encoders (same negotiation as
+    `prometheus_client.aiohttp`), run in a worker thread: `make_aiohttp_handler` encodes on the loop, and
+    with 100 jobs that froze the loop that times the probes for 0.4-0.6 s a scrape.
     """
 
     async def metrics(request: web.Request) -> web.Response:
         accept = ",".join(request.headers.getall(hdrs.ACCEPT, []))
         accept_encoding = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, []))
         names = request.query.getall("name[]", [])
+        if exposition is not None and not names and _accepts_text(accept):
+            gzipped = gzip_accepted(accept_encoding)
+            cached = await exposition.body(gzipped=gzipped)
+            cached_headers = {"Content-Type": TEXT_CONTENT_TYPE}
+            if gzipped:
+                cached_headers["Content-Encoding"] = "gzip"
+            return web.Response(body=cached, headers=cached_headers)
 
         def encode() -> tuple[bytes, dict[str, str]]:
             encoder, content_type = choose_encoder(accept)
@@ -142,6 +156,18 @@ def _metrics_handler(registry: CollectorRegistry) -> Handler:
         return web.Response(body=body, headers=headers)
 
     return metrics
+
+
+def _accepts_text(accept: str) -> bool:
+    """Whether the `Accept` header allows the text format (absent, `text/plain`, `text/*` or `*/*`)."""
+    if not accept.strip():
+        return True
+    for item in accept.split(","):
+        media, _, params = item.partition(";")
+        refused = {"q=0", "q=0.0", "q=0.00", "q=0.000"} & set(params.replace(" ", "").split(";"))
+        if media.strip() in ("text/plain", "text/*", "*/*") and not refused:
+            return True
+    return False
 
 
 def _parse_results_query(params: MultiMapping[str], now: datetime) -> _ResultsQuery:
