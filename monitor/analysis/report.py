@@ -359,7 +359,7 @@ def build_context(
     endpoint = settings.endpoint_of(configured) if settings and configured else None
     url = _redact_url(endpoint.url) if endpoint else None
     payload = configured.setup_payload if configured else None
-    setup = setup_message(model_resource(model, url or GEMINI_URL), payload or default_setup_payload())
+    setup = setup_message(model_resource(model, url or GEMINI_URL), payload or default_setup_payload(model))
     endpoints, vantages = loaded.origins() if loaded is not None else ([], [])
     return ReportContext(
         source=source,

@@ -102,18 +102,27 @@ _CONTENT_KINDS: Final = (
 _SNAKE: Final = re.compile(r"_([a-z0-9])")
 
 
-# Models that reject part of the default payload (live-api-protocol.md 2.1): gemini-3.8-live does not support
-# thinkingConfig. Applied to the default payload only; a user's payload is theirs.
-_UNSUPPORTED_DEFAULTS: Final[tuple[tuple[str, str], ...]] = (("gemini-3.8-live", "thinkingConfig"),)
+# Per-model rules for the default payload only (a user's payload is theirs), from the model pages on
+# ai.google.dev (gemini-3.8-live migration notes): gemini-3.8-live refuses `thinkingConfig`, keeps proactive
+# audio always on (an explicit `proactiveAudio: false` is an error, so the probe sends no `proactivity`), and
+# runs function calls NON_BLOCKING unless a declaration says otherwise. The probe declares its function
+# BLOCKING there, so a tool turn is toolCall -> toolResponse -> spoken answer on every model and its latency
+# compares across the line-up (Pipecat's GeminiLiveLLMService does the same for synchronous tools).
+# gemini-3.1-flash-live-preview does not support async function calls: it gets no `behavior` at all.
+_NO_THINKING_CONFIG: Final = ("gemini-3.8-live",)
+_NON_BLOCKING_BY_DEFAULT: Final = ("gemini-3.8-live",)
 
 
 def default_setup_payload(model: str = "") -> dict[str, Any]:
     """A fresh copy of the default setup payload (inner object of `{"setup": ...}`) for `model`."""
     payload = copy.deepcopy(dict(_DEFAULT_SETUP))
     model_id = model.rsplit("/", 1)[-1]
-    for prefix, field in _UNSUPPORTED_DEFAULTS:
-        if model_id.startswith(prefix):
-            payload["generationConfig"].pop(field, None)
+    if model_id.startswith(_NO_THINKING_CONFIG):
+        payload["generationConfig"].pop("thinkingConfig", None)
+    if model_id.startswith(_NON_BLOCKING_BY_DEFAULT):
+        for tool in payload["tools"]:
+            for declaration in tool.get("functionDeclarations", []):
+                declaration["behavior"] = "BLOCKING"
     return payload
 
 

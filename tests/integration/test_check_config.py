@@ -111,7 +111,7 @@ def test_the_shipped_example_is_valid_and_summarised() -> None:
     done = check_config()
     assert done.returncode == 0, done.stdout
     assert done.stdout.startswith("config/monitor.yaml: OK\n")
-    assert "12 probe jobs every 60 s" in done.stdout
+    assert "15 probe jobs every 60 s" in done.stdout
     assert "no API key for 'gemini-api'" in done.stdout  # a note, not an error: --demo needs no key
 
 

@@ -158,6 +158,7 @@ def test_demo_falls_back_to_the_built_in_config_only_when_no_file_was_named(
         "gemini-2.5-flash-native-audio-preview-12-2025",
         "gemini-2.5-flash-native-audio-preview-09-2025",
         "gemini-3.1-flash-live-preview",
+        "gemini-3.8-live",
     ]
     assert settings.demo.onset == 180.0
     with pytest.raises(ConfigError) as raised:
