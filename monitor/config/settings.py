@@ -51,7 +51,7 @@ from monitor.config.syntax import (
 )
 from monitor.daemon.budget import EndpointSchedule, schedule_problems
 from monitor.probe.outcome import ProbeKind
-from monitor.probe.target import AuthKind, PhaseBudgets, ProbeTarget, TextPath
+from monitor.probe.target import AuthKind, PhaseBudgets, ProbeLimits, ProbeTarget, TextPath
 
 __all__ = [
     "CONFIG_ENV",
@@ -150,12 +150,32 @@ class TimeoutSettings(_Section):
         )
 
 
+class LimitSettings(_Section):
+    """Hard bounds on what one turn keeps of a server's input (docs/probe.md, "Limits")."""
+
+    audio_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
+    messages_kept: int = Field(default=100, ge=1, le=100_000)
+    frame_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    json_depth: int = Field(default=64, ge=8, le=500)  # deeper than Python may recurse is refused here
+    integer_digits: int = Field(default=18, ge=1, le=18)  # more would not fit a 64-bit counter or column
+    record_bytes: int = Field(default=64 * 1024, ge=4096)
+    close: PositiveDuration = 2.0
+
+    def limits(self) -> ProbeLimits:
+        return ProbeLimits(
+            audio_bytes=self.audio_bytes, messages_kept=self.messages_kept, frame_bytes=self.frame_bytes,
+            json_depth=self.json_depth, integer_digits=self.integer_digits, record_bytes=self.record_bytes,
+            close_seconds=self.close,
+        )  # fmt: skip
+
+
 class ProbeSettings(_Section):
     """Which probe turns run, how often, and within which budgets."""
 
     kinds: list[ProbeKind] = Field(default_factory=lambda: [ProbeKind.TEXT, ProbeKind.AUDIO], min_length=1)
     interval: PositiveDuration = 60.0
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     pace_audio: bool = True
     recover: bool = True
 
@@ -314,6 +334,7 @@ class MonitorSettings(BaseSettings):
                 budgets=self.probes.timeouts.budgets(),
                 pace_audio=self.probes.pace_audio,
                 recover=self.probes.recover,
+                limits=self.probes.limits.limits(),
             )
             plan.extend((target, kind) for kind in self.kinds_of(model))
         return plan

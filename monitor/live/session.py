@@ -9,6 +9,13 @@ so a client ping with a short pong deadline kills healthy sessions with a self-i
 ping timeout". Probe turns are bounded by our phase budgets, which already detect a dead peer, so no client
 ping is sent by default (`heartbeat=None`). If a heartbeat is configured and its pong goes missing, the
 ending is recorded as client-initiated with `keepalive=True`, never as a server 1011.
+
+Bounds (issue 13): aiohttp refuses a frame over `frame_bytes` while reading it (the ending is a protocol
+error naming the limit, as is any other WebSocket protocol violation); the queue between the reader and the
+conversation holds at most about `frame_bytes` of frames, after which the reader waits (only a flood gets
+that far ahead, so only a flood's marks are delayed); and our close handshake is cut at `close_seconds`:
+aiohttp's `ws.close()` reads until the server's close frame with a per-read timeout only, so a server that
+keeps sending would hold it for ever. Cancelling it makes aiohttp drop the connection.
 """
 
 from __future__ import annotations
@@ -26,19 +33,23 @@ from urllib.parse import quote
 import aiohttp
 
 from monitor.clock import Clock
+from monitor.live.bounds import safe_text
 from monitor.live.errors import (
     ClientClosed,
     ConnectFailed,
     ConnectionLost,
     HandshakeRejected,
     LiveError,
+    ProtocolError,
     ServerClosed,
 )
 
 __all__ = ["Ending", "LiveSession", "authorize", "redact"]
 
-# A close handshake we start should not hold up the probe for long.
+# A close handshake we start should not hold up the probe for long (ProbeLimits.close_seconds).
 _CLOSE_WAIT_SECONDS = 2.0
+# aiohttp's own default frame limit (ProbeLimits.frame_bytes).
+_FRAME_BYTES = 4 * 1024 * 1024
 # After a failed send, how long the reader gets to report the close frame that explains it.
 _SEND_FAILURE_GRACE_SECONDS = 0.5
 _KEY_PARAM = re.compile(r"((?:key|access_token)=)[^&\s'\"]*")
@@ -80,8 +91,11 @@ class Ending:
     reason: str
     keepalive: bool = False
     goaway: bool = False
+    protocol: str = ""  # the frame broke the WebSocket protocol or a limit: what was wrong
 
     def error(self) -> LiveError:
+        if self.protocol:
+            return ProtocolError(self.protocol)
         if self.initiator == "server" and self.code is not None:
             return ServerClosed(self.code, self.reason)
         if self.keepalive:
@@ -94,10 +108,22 @@ class Ending:
 class LiveSession:
     """An open WebSocket to the BidiGenerateContent method; create with `open()`."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, clock: Clock) -> None:
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        clock: Clock,
+        *,
+        frame_bytes: int = _FRAME_BYTES,
+        close_seconds: float = _CLOSE_WAIT_SECONDS,
+    ) -> None:
         self._ws = ws
         self._clock = clock
+        self._frame_bytes = frame_bytes
+        self._close_seconds = close_seconds
         self._frames: deque[tuple[float, bytes | str] | Ending] = deque()
+        self._queued = 0  # bytes of frames in `_frames`
+        self._drained = asyncio.Event()  # set whenever the queue is under its bound
+        self._drained.set()
         self._arrived = asyncio.Event()
         self._ending: Ending | None = None
         self._ended = asyncio.Event()
@@ -113,6 +139,8 @@ class LiveSession:
         key: str,
         clock: Clock,
         heartbeat: float | None = None,
+        frame_bytes: int = _FRAME_BYTES,
+        close_seconds: float = _CLOSE_WAIT_SECONDS,
     ) -> LiveSession:
         """Upgrade to a WebSocket; ConnectFailed or HandshakeRejected with the key never in the message."""
         request_url, headers = authorize(url, auth, key)
@@ -123,14 +151,15 @@ class LiveSession:
                 heartbeat=heartbeat,
                 autoclose=False,
                 autoping=True,
-                timeout=aiohttp.ClientWSTimeout(ws_close=_CLOSE_WAIT_SECONDS),
+                timeout=aiohttp.ClientWSTimeout(ws_close=close_seconds),
+                max_msg_size=frame_bytes,
             )
         except aiohttp.WSServerHandshakeError as exc:
             # str(exc) holds the request URL, which may carry ?key=: keep only the status.
             raise HandshakeRejected(exc.status, redact(exc.message, key)[:200]) from None
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise ConnectFailed(f"{type(exc).__name__}: {redact(str(exc), key)[:300]}") from None
-        return cls(ws, clock)
+        return cls(ws, clock, frame_bytes=frame_bytes, close_seconds=close_seconds)
 
     @property
     def ending(self) -> Ending | None:
@@ -159,6 +188,9 @@ class LiveSession:
         if isinstance(item, Ending):
             raise item.error()  # left in place: every later call sees the same ending
         self._frames.popleft()
+        self._queued -= len(item[1])
+        if self._queued <= self._frame_bytes:
+            self._drained.set()
         return item
 
     def ready(self) -> bool:
@@ -169,11 +201,18 @@ class LiveSession:
         """Close from our side (recorded as client-initiated unless the socket had already ended)."""
         if self._ending is None:
             self._end(Ending(self._clock.monotonic(), "client", code, reason, goaway=goaway))
+        # Bounded: on the timeout aiohttp's close() is cancelled, and it then drops the connection.
         with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
-            await self._ws.close(code=code, message=reason.encode()[:123])
+            async with asyncio.timeout(self._close_seconds):
+                await self._ws.close(code=code, message=reason.encode()[:123])
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
+
+    def _violation(self, error: aiohttp.WebSocketError) -> str:
+        if error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+            return f"frame larger than limits.frame_bytes {self._frame_bytes}"
+        return f"WebSocket protocol violation ({error.code}): {safe_text(str(error), 120)}"
 
     def _end(self, ending: Ending) -> None:
         if self._ending is None:
@@ -190,12 +229,18 @@ class LiveSession:
             kind = message.type
             if kind is aiohttp.WSMsgType.BINARY or kind is aiohttp.WSMsgType.TEXT:
                 self._frames.append((at, message.data))
+                self._queued += len(message.data)
                 self._arrived.set()
+                if self._queued > self._frame_bytes:  # a flood: wait until the conversation catches up
+                    self._drained.clear()
+                    await self._drained.wait()
                 continue
             if kind is aiohttp.WSMsgType.CLOSE:
                 self._end(Ending(at, "server", int(message.data), str(message.extra or "")))
             elif kind is aiohttp.WSMsgType.ERROR and isinstance(message.data, aiohttp.ServerTimeoutError):
                 self._end(Ending(at, "client", 1006, "keepalive ping timeout", keepalive=True))
+            elif kind is aiohttp.WSMsgType.ERROR and isinstance(message.data, aiohttp.WebSocketError):
+                self._end(Ending(at, "client", message.data.code, "", protocol=self._violation(message.data)))
             elif kind is aiohttp.WSMsgType.CLOSING:
                 pass  # our own close() is under way and has recorded the ending
             else:

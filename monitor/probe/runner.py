@@ -4,11 +4,17 @@ This is the only place where exceptions become outcomes: the conversation raises
 checks here find empty or invalid turns, `classify` names them, and anything else is `prober_error` (our
 bug, logged with a redacted traceback, never counted against the provider). After a provider-side failure
 one recovery turn runs (`recovery.py`); it is recorded beside the failure and never replaces it.
+
+Whatever a server sent, the record is safe to store and show: the detail is cut and has control characters and
+lone surrogates escaped (`bounds.safe_text`), message kinds were bounded where they were parsed, and a record
+whose JSON exceeds `ProbeLimits.record_bytes` has its message list cut further (the count goes to
+`messages_dropped`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import traceback
 import uuid
@@ -20,10 +26,11 @@ import aiohttp
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.live import messages as wire
-from monitor.live.conversation import Endpoint, Trace, converse
+from monitor.live.bounds import safe_text
+from monitor.live.conversation import DROPPED_KIND, Endpoint, Trace, converse
 from monitor.live.session import redact
 from monitor.probe import plans
-from monitor.probe.audio import check_audio
+from monitor.probe.audio import AudioCheck, check_audio
 from monitor.probe.classify import Mechanism, Observation, classify, observe
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, Recovery, RecoveryOutcome
@@ -65,12 +72,13 @@ async def run_probe(
     run_id = run_id or uuid.uuid4().hex
     started_at = clock.now()
     key = target.api_key.get_secret_value()
-    trace = Trace()
+    trace = Trace.within(target.limits)
     failed_at: float | None = None
     try:
         endpoint = endpoint_of(target)
+        plan = plans.turn_plan(kind, target)
         await converse(
-            http, endpoint, plans.turn_plan(kind, target), budgets=target.budgets, clock=clock, trace=trace
+            http, endpoint, plan, budgets=target.budgets, limits=target.limits, clock=clock, trace=trace
         )
         observation, detail = _check(kind, target, trace)
     except asyncio.CancelledError:
@@ -83,7 +91,7 @@ async def run_probe(
             detail = redact(f"{type(error).__name__}: {error}", key)
             _log_bug(error, key)
     try:
-        result = _result(target, kind, run_id, started_at, trace, observation, detail[:300], failed_at)
+        result = _result(target, kind, run_id, started_at, trace, observation, safe_text(detail), failed_at)
         if (
             observation is not None
             and target.recover
@@ -92,6 +100,7 @@ async def run_probe(
         ):
             recovery = await _recover(http, target, clock, trace.handle)
             result = replace(result, recovery=recovery)
+        result = _within_record_limit(result, target.limits.record_bytes)
     except asyncio.CancelledError:
         raise
     except Exception as error:  # noqa: BLE001 - a bug in building the record must still yield a record
@@ -99,15 +108,28 @@ async def run_probe(
         return ProbeResult(
             run_id=run_id, started_at=started_at, vantage=target.vantage, endpoint=target.endpoint,
             model=target.model, probe=kind, outcome=Outcome.PROBER_ERROR, phase=trace.phase,
-            detail=redact(f"{type(error).__name__}: {error}", key)[:300],
+            detail=safe_text(redact(f"{type(error).__name__}: {error}", key)),
         )  # fmt: skip
+    return result
+
+
+def _within_record_limit(result: ProbeResult, limit: int) -> ProbeResult:
+    """`result` with messages cut from the middle of its list until its JSON record fits in `limit` bytes."""
+    while len(result.messages) > 2 and len(json.dumps(result.to_record()).encode()) > limit:
+        messages = [entry for entry in result.messages if entry[0] != DROPPED_KIND]
+        keep = max(1, len(messages) // 4)
+        cut = messages[keep:-keep]
+        if not cut:
+            break
+        kept = (*messages[:keep], (DROPPED_KIND, cut[0][1]), *messages[-keep:])
+        result = replace(result, messages=kept, messages_dropped=result.messages_dropped + len(cut))
     return result
 
 
 async def _recover(http: aiohttp.ClientSession, target: ProbeTarget, clock: Clock, handle: str) -> Recovery:
     """The one recovery attempt, measured from its start to its turnComplete (or its failure)."""
     start = clock.monotonic()
-    trace = Trace()
+    trace = Trace.within(target.limits)
     kind = recovery_kind(handle)
     try:
         recovered = await run_recovery(
@@ -145,7 +167,7 @@ def _check(kind: ProbeKind, target: ProbeTarget, trace: Trace) -> tuple[Observat
     if not trace.audio and not transcript and not text:
         return Observation(mechanism=Mechanism.EMPTY_TURN), "turnComplete with no audio and no transcript"
     if _wants_audio(target):
-        audio = check_audio(trace.audio)
+        audio = _audio_check(trace)
         if audio.problem:
             return Observation(mechanism=Mechanism.VALIDATION), audio.problem
     if kind is ProbeKind.TEXT and plans.wants(target, "outputAudioTranscription") and not transcript:
@@ -153,6 +175,12 @@ def _check(kind: ProbeKind, target: ProbeTarget, trace: Trace) -> tuple[Observat
     if kind is ProbeKind.TOOL and trace.tool_calls == 0:
         return Observation(mechanism=Mechanism.VALIDATION), "the model answered without calling the tool"
     return None, ""
+
+
+def _audio_check(trace: Trace) -> AudioCheck:
+    return check_audio(
+        trace.audio, dropped_bytes=trace.audio_dropped_bytes, dropped_mimes=trace.dropped_mimes
+    )
 
 
 def _wants_audio(target: ProbeTarget) -> bool:
@@ -213,7 +241,8 @@ def _result(  # noqa: PLR0917 - private assembly of the record from the run's pa
         close_initiator=ending.initiator if ending is not None else "",
         timings=timings,
         messages=tuple((kind_, at - origin) for kind_, at in trace.messages),
-        audio_seconds=check_audio(trace.audio).seconds if trace.audio else 0.0,
+        audio_seconds=_audio_check(trace).seconds if trace.audio or trace.audio_dropped_bytes else 0.0,
+        messages_dropped=trace.messages.dropped,
         prompt_tokens=usage.prompt_tokens if usage else None,
         response_tokens=usage.response_tokens if usage else None,
         detail=detail,

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-__all__ = ["AuthKind", "PhaseBudgets", "ProbeTarget", "TextPath"]
+__all__ = ["AuthKind", "PhaseBudgets", "ProbeLimits", "ProbeTarget", "TextPath"]
 
 
 class AuthKind(StrEnum):
@@ -47,6 +47,33 @@ class PhaseBudgets:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeLimits:
+    """Hard bounds on what one probe turn keeps of what a server sends (docs/probe.md, "Limits").
+
+    A server that misbehaves is what the monitor exists to catch, so none of its input may grow memory, time
+    or records without bound. Past `frame_bytes`, `json_depth` or `integer_digits` the turn ends as
+    `protocol_error` with a detail naming the limit; audio and messages beyond their bounds are counted, not
+    kept; `close_seconds` caps our close handshake (aiohttp's `ws.close()` otherwise reads until the
+    server's close frame, however long the server keeps sending).
+    """
+
+    # Decoded audio kept per turn for the checks (2 MiB: 43 s of 24 kHz s16le; a 30 s turn holds 1.44 MB).
+    audio_bytes: int = 2 * 1024 * 1024
+    # Server messages recorded per turn: the first N and the last N, with a count of those dropped between.
+    messages_kept: int = 100
+    # One WebSocket frame, enforced by aiohttp while it reads the frame (its default, 4 MiB).
+    frame_bytes: int = 4 * 1024 * 1024
+    # JSON nesting depth of a frame (a real one is about 6 deep: serverContent.modelTurn.parts[].inlineData).
+    json_depth: int = 64
+    # Digits of a JSON integer (18 always fits a signed 64-bit column or counter).
+    integer_digits: int = 18
+    # The JSON record of one turn, a backstop: past it the message list is cut further.
+    record_bytes: int = 64 * 1024
+    # Our close handshake: past it the socket is dropped.
+    close_seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeTarget:
     endpoint: str  # the endpoint's label value, e.g. "gemini-api"
     url: str  # the full ws(s) URL of the BidiGenerateContent method, without credentials
@@ -63,3 +90,4 @@ class ProbeTarget:
     # ping timeouts kill healthy sessions ("sent 1011 keepalive ping timeout", incident row 14).
     keepalive_seconds: float | None = None
     recover: bool = True  # after a failed turn, try once to recover and record it
+    limits: ProbeLimits = field(default_factory=ProbeLimits)
