@@ -13,11 +13,11 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from monitor.live import bounds
 from monitor.live.duration import parse_duration
 from monitor.live.errors import ProtocolError
 
@@ -99,7 +99,9 @@ _CONTENT_KINDS: Final = (
     "turnComplete",
     "interrupted",
 )
-_SNAKE: Final = re.compile(r"_([a-z0-9])")
+# Bounds on a decoded frame (ProbeLimits.json_depth / integer_digits carry the configured values).
+DEFAULT_JSON_DEPTH: Final = 64
+DEFAULT_INTEGER_DIGITS: Final = 18
 
 
 # Per-model rules for the default payload only (a user's payload is theirs), from the model pages on
@@ -221,24 +223,44 @@ class ServerMessage:
     usage: Usage | None = None
 
 
-def parse_server_frame(data: bytes | str) -> ServerMessage:
-    """Parse one server frame (binary or text); ProtocolError when it is not a valid server message."""
+def parse_server_frame(
+    data: bytes | str, *, depth: int = DEFAULT_JSON_DEPTH, integer_digits: int = DEFAULT_INTEGER_DIGITS
+) -> ServerMessage:
+    """Parse one server frame (binary or text); ProtocolError when it is not a valid server message.
+
+    `depth` and `integer_digits` bound the decoded value (`bounds.normalise`): deeper nesting, longer
+    integers and non-finite numbers are protocol errors naming the limit. Unknown keys are recorded under
+    `bounds.kind_name`, at most `bounds.MAX_UNKNOWN_KINDS` per frame and the rest counted in one entry.
+    """
     try:
         decoded = json.loads(data)
+    except RecursionError:
+        # Nesting deeper than the decoder recurses (100k levels): refused before `normalise` sees it.
+        raise ProtocolError(f"frame nested deeper than limits.json_depth {depth}") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"server frame is not JSON: {type(exc).__name__}") from None
+        # e.g. an integer literal past Python's 4300-digit conversion limit: say so, bounded and safe.
+        reason = bounds.safe_text(str(exc), 120)
+        raise ProtocolError(f"server frame is not JSON: {type(exc).__name__}: {reason}") from None
     if not isinstance(decoded, dict):
         raise ProtocolError(f"server frame is JSON {type(decoded).__name__}, not an object")
-    frame = _camel_keys(decoded)
+    frame = bounds.normalise(decoded, depth=depth, integer_digits=integer_digits)
     known = [key for key in frame if key in _SERVER_KEYS]
     if not known:
-        raise ProtocolError(f"server frame has no known message: keys {sorted(frame)[:5]}")
+        names = [bounds.kind_name(key) for key in list(frame)[: bounds.MAX_UNKNOWN_KINDS]]
+        raise ProtocolError(f"server frame has no known message: keys {names} of {len(frame)}")
     kinds: list[str] = []
+    unknown = 0
     for key in frame:
         if key == "serverContent":
             kinds.extend(_content_kinds(_object(frame, key)))
-        else:
+        elif key in _SERVER_KEYS:
             kinds.append(key)
+        else:
+            unknown += 1
+            if unknown <= bounds.MAX_UNKNOWN_KINDS:
+                kinds.append(bounds.kind_name(key))
+    if unknown > bounds.MAX_UNKNOWN_KINDS:
+        kinds.append(f"more_keys~{unknown - bounds.MAX_UNKNOWN_KINDS}")
     return ServerMessage(
         kinds=tuple(kinds),
         setup_complete="setupComplete" in frame,
@@ -248,14 +270,6 @@ def parse_server_frame(data: bytes | str) -> ServerMessage:
         new_handle=_new_handle(frame),
         usage=_usage(frame),
     )
-
-
-def _camel_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_SNAKE.sub(lambda m: m.group(1).upper(), str(k)): _camel_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_camel_keys(v) for v in value]
-    return value
 
 
 def _object(parent: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -352,7 +366,16 @@ def _usage(frame: Mapping[str, Any]) -> Usage | None:
 def _count(value: Any) -> int | None:
     if value is None:
         return None
-    try:
-        return int(value)  # int64 counts may arrive as JSON strings
-    except (TypeError, ValueError):
-        raise ProtocolError(f"token count is not an integer: {value!r}"[:120]) from None
+    # int64 counts may arrive as JSON strings; the walk has bounded JSON integers, a string is bounded here.
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and len(value) <= DEFAULT_INTEGER_DIGITS
+    ):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, float) and value.is_integer() and 0 <= value < 10**DEFAULT_INTEGER_DIGITS:
+        return int(value)
+    raise ProtocolError(f"token count is not a count: {bounds.safe_text(repr(value), 60)}")
