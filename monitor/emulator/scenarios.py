@@ -226,6 +226,10 @@ class CapabilityOverride(_Strict):
     function_calling: bool | None = None
     text_modality: bool | None = None
     voice_activity: bool | None = None
+    thinking_config: bool | None = None
+    proactive_audio_always: bool | None = None
+    affective_dialog: bool | None = None
+    default_function_behavior: Literal["BLOCKING", "NON_BLOCKING"] | None = None
 
 
 class Expectation(_Strict):
