@@ -102,6 +102,7 @@ _CONTENT_KINDS: Final = (
 # Bounds on a decoded frame (ProbeLimits.json_depth / integer_digits carry the configured values).
 DEFAULT_JSON_DEPTH: Final = 64
 DEFAULT_INTEGER_DIGITS: Final = 18
+_MIME_CHARS: Final = 100  # "audio/pcm;rate=24000" is 20; a MIME type this long is not one
 
 
 # Per-model rules for the default payload only (a user's payload is theirs), from the model pages on
@@ -312,7 +313,12 @@ def _content(content: Mapping[str, Any]) -> ServerContent:
             raise ProtocolError("modelTurn.parts[] entry is not an object")
         if "inlineData" in part:
             blob = _object(part, "inlineData")
-            audio.append(AudioChunk(mime_type=_string(blob, "mimeType"), data=_string(blob, "data")))
+            mime_type = _string(blob, "mimeType")
+            if len(mime_type) > _MIME_CHARS:  # e.g. a 5000-digit sample rate: malformed, not just wrong
+                raise ProtocolError(
+                    f"inlineData.mimeType of {len(mime_type)} characters (at most {_MIME_CHARS})"
+                )
+            audio.append(AudioChunk(mime_type=mime_type, data=_string(blob, "data")))
         text.append(_string(part, "text"))
     return ServerContent(
         audio=tuple(audio),
