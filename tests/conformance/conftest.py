@@ -8,6 +8,7 @@ against google-genai's message types, so no conformance test can forget to.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -21,6 +22,7 @@ from monitor.emulator import RunningEmulator, Scenario, load_scenario, start_emu
 from tests.conformance.frames import check_connection
 from tests.conformance.proxy import Connection, RunningProxy, recording_proxy
 
+WAIT_SECONDS = 10.0  # the emulator answers in well under a second at latency_scale 0
 GEMINI_PATH = "/ws/google.ai.generativelanguage.{}.GenerativeService.BidiGenerateContent"
 
 
@@ -41,6 +43,14 @@ class LiveStack:
     @property
     def connections(self) -> list[Connection]:
         return self.proxy.connections
+
+    async def until(self, predicate: Callable[[], bool], what: str) -> None:
+        """Wait for `predicate` over the recorded traffic; an AssertionError showing the traffic otherwise."""
+        try:
+            async with asyncio.timeout(WAIT_SECONDS):
+                await self.proxy.recorder.changes.until(predicate)
+        except TimeoutError:
+            raise AssertionError(f"{what} within {WAIT_SECONDS:g} s:\n{self.describe()}") from None
 
     def describe(self) -> str:
         """Every connection's frames as message kinds, for a failing test's message."""

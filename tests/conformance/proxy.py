@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,6 +23,21 @@ from monitor.emulator.tls import self_signed_context
 # What a Live client authenticates with; forwarded as sent (the emulator reads them, we never log them).
 _FORWARDED = ("x-goog-api-key", "authorization", "x-goog-api-client", "user-agent")
 _RELAY_TIMEOUT = 60.0  # no test holds a session this long; a hung relay ends with the test
+
+
+class Changes:
+    """Wakes waiters whenever something was recorded, so tests wait on what they expect, not on a clock."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        while not predicate():
+            self._event.clear()
+            await self._event.wait()
 
 
 class Direction(StrEnum):
@@ -58,6 +73,7 @@ class RecordingProxy:
         self._upstream = upstream.rstrip("/")
         self._upstream_ssl = upstream_ssl
         self.connections: list[Connection] = []
+        self.changes = Changes()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED}
@@ -75,15 +91,19 @@ class RecordingProxy:
                 # The emulator refused the upgrade (a scenario's HTTP fault): the client sees the same status.
                 return web.Response(status=refused.status, text=refused.message)
             self.connections.append(connection)
+            self.changes.notify()
             client = web.WebSocketResponse(autoping=True, max_msg_size=0)
             await client.prepare(request)
             async with asyncio.timeout(_RELAY_TIMEOUT):
-                await _relay(client, upstream, connection)
+                await _relay(client, upstream, connection, self.changes)
         return client
 
 
 async def _relay(
-    client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse, connection: Connection
+    client: web.WebSocketResponse,
+    upstream: aiohttp.ClientWebSocketResponse,
+    connection: Connection,
+    changes: Changes,
 ) -> None:
     async def pump(
         source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
@@ -96,6 +116,7 @@ async def _relay(
                 binary = message.type is aiohttp.WSMsgType.BINARY
                 data = message.data if binary else message.data.encode()
                 connection.frames.append(Frame(direction, binary, data))
+                changes.notify()
                 with suppress(ConnectionError, RuntimeError):
                     await (sink.send_bytes(data) if binary else sink.send_str(message.data))
                 continue
@@ -107,6 +128,7 @@ async def _relay(
                     connection.server_close = (code, reason)
                 else:
                     connection.client_close = (code, reason)
+                changes.notify()
             # 1005/1006 cannot be sent in a close frame: the other side then gets a plain 1000.
             forwardable = code is not None and code not in (1005, 1006)
             with suppress(ConnectionError, RuntimeError):
