@@ -345,7 +345,10 @@ async def _next(
         if limit is None:
             at, data = await session.receive()
         else:
-            async with asyncio.timeout(max(0.0, limit - clock.monotonic())):
+            left = limit - clock.monotonic()
+            if left <= 0:  # frames already queued return without a suspension, so no timer could fire
+                raise TimeoutError
+            async with asyncio.timeout(left):
                 at, data = await session.receive()
     except TimeoutError:
         if by_goaway:
