@@ -136,6 +136,8 @@ _JOB_FAMILIES: Final = (
     TURNS, PHASE_SECONDS, FAILURE_SECONDS, SUCCESS, LAST_SUCCESS, RECOVERIES, RECOVERY_SECONDS, TOKENS,
 )  # fmt: skip
 
+_HEADERS: Final = tuple(family.header() for family in _JOB_FAMILIES)
+
 _TurnKey = tuple[str, str, str, str]  # outcome, cause, code, phase
 _RecoveryKey = tuple[str, str]  # kind, outcome
 
@@ -188,7 +190,8 @@ class _JobSeries:
         self.recoveries: dict[_RecoveryKey, float] = {}
         self.recovery_seconds: dict[str, HistogramState] = {}
         self.tokens: dict[str, float] = {}
-        self.lines: dict[Family, bytes] = {}
+        # One block of lines per family of _JOB_FAMILIES, in that order (b"" when the job has none).
+        self.lines: tuple[bytes, ...] = (b"",) * len(_JOB_FAMILIES)
 
     def phase(self, timing: TimingPhase) -> HistogramState:
         histogram = self.phases.get(timing)
@@ -205,29 +208,18 @@ class _JobSeries:
     def render(self) -> None:
         """Re-render this job's exposition lines (called once per recorded turn, on the loop)."""
         job = label_text(self.labels)
-        lines: dict[Family, bytes] = {}
-        for family, rows in (
-            (TURNS, [_sample(TURNS, job, _turn_labels(k), v) for k, v in self.turns.items()]),
-            (PHASE_SECONDS, self._phase_lines(job)),
-            (FAILURE_SECONDS, self.failure.lines(FAILURE_SECONDS.name, job) if self.failure else []),
-            (SUCCESS, [] if self.success is None else [_sample(SUCCESS, job, {}, self.success)]),
-            (
-                LAST_SUCCESS,
-                [] if self.last_success is None else [_sample(LAST_SUCCESS, job, {}, self.last_success)],
-            ),
-            (
-                RECOVERIES,
-                [
-                    _sample(RECOVERIES, job, {"kind": k, "outcome": o}, v)
-                    for (k, o), v in self.recoveries.items()
-                ],
-            ),
-            (RECOVERY_SECONDS, self._recovery_lines(job)),
-            (TOKENS, [_sample(TOKENS, job, {"direction": d}, v) for d, v in self.tokens.items()]),
-        ):
-            if rows:
-                lines[family] = "".join(rows).encode()
-        self.lines = lines
+        recoveries = self.recoveries.items()
+        rows = (  # in _JOB_FAMILIES' order
+            [_sample(TURNS, job, _turn_labels(key), value) for key, value in self.turns.items()],
+            self._phase_lines(job),
+            self.failure.lines(FAILURE_SECONDS.name, job) if self.failure else [],
+            [] if self.success is None else [_sample(SUCCESS, job, {}, self.success)],
+            [] if self.last_success is None else [_sample(LAST_SUCCESS, job, {}, self.last_success)],
+            [_sample(RECOVERIES, job, {"kind": k, "outcome": o}, value) for (k, o), value in recoveries],
+            self._recovery_lines(job),
+            [_sample(TOKENS, job, {"direction": d}, value) for d, value in self.tokens.items()],
+        )
+        self.lines = tuple("".join(block).encode() for block in rows)
 
     def _phase_lines(self, job: str) -> list[str]:
         rows: list[str] = []
@@ -345,7 +337,7 @@ class ProbeMetrics:
             self.skipped.labels(reason=reason.value)
         registry.register(_JobCollector(self))
         registry.register(_Registered(own))
-        self.exposition = Exposition(self._pieces, own)
+        self.exposition = Exposition(self._snapshot, own)
 
     def jobs(self) -> Iterable[_JobSeries]:
         return self._jobs.values()
@@ -353,11 +345,15 @@ class ProbeMetrics:
     def models(self) -> Iterable[tuple[tuple[str, str], ...]]:
         return self._models.values()
 
-    def _pieces(self) -> Iterator[tuple[Family, list[bytes]]]:
-        jobs = list(self._jobs.values())
-        for family in _JOB_FAMILIES:
-            yield family, [block for job in jobs if (block := job.lines.get(family)) is not None]
-        yield MODEL_INFO, [self._model_lines] if self._model_lines else []
+    def _snapshot(self) -> list[bytes]:
+        """The per-job families' cached blocks in exposition order (runs on the loop: references only)."""
+        parts: list[bytes] = []
+        columns = zip(*(job.lines for job in self._jobs.values()), strict=True)
+        for header, column in zip(_HEADERS, columns, strict=False):
+            parts.append(header)
+            parts.extend(column)
+        parts += (MODEL_INFO.header(), self._model_lines)
+        return parts
 
     def _job(self, endpoint: str, model: str, probe: str) -> _JobSeries:
         key = (endpoint, model, probe)

@@ -130,17 +130,25 @@ def _metrics_handler(registry: CollectorRegistry, exposition: Exposition | None)
     with 100 jobs that froze the loop that times the probes for 0.4-0.6 s a scrape.
     """
 
-    async def metrics(request: web.Request) -> web.Response:
+    async def metrics(request: web.Request) -> web.StreamResponse:
         accept = ",".join(request.headers.getall(hdrs.ACCEPT, []))
         accept_encoding = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, []))
         names = request.query.getall("name[]", [])
         if exposition is not None and not names and _accepts_text(accept):
-            gzipped = gzip_accepted(accept_encoding)
-            cached = await exposition.body(gzipped=gzipped)
-            cached_headers = {"Content-Type": TEXT_CONTENT_TYPE}
-            if gzipped:
-                cached_headers["Content-Encoding"] = "gzip"
-            return web.Response(body=cached, headers=cached_headers)
+            cached = await exposition.body()
+            if gzip_accepted(accept_encoding):
+                return web.Response(
+                    body=cached.gzipped,
+                    headers={"Content-Type": TEXT_CONTENT_TYPE, "Content-Encoding": "gzip"},
+                )
+            # Uncompressed (curl, a browser): written chunk by chunk, never copied into one 10 MB buffer.
+            response = web.StreamResponse(headers={"Content-Type": TEXT_CONTENT_TYPE})
+            response.content_length = cached.size
+            await response.prepare(request)
+            for chunk in cached.chunks:
+                await response.write(chunk)
+            await response.write_eof()
+            return response
 
         def encode() -> tuple[bytes, dict[str, str]]:
             encoder, content_type = choose_encoder(accept)

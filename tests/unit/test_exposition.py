@@ -64,16 +64,18 @@ async def test_cached_body_has_exactly_the_registry_samples(
     """The bytes /metrics serves parse to the same series and values as generate_latest(registry)."""
     an_incident(metrics)
     metrics.observe_schedule_lag(0.004)
-    body = await metrics.exposition.body(gzipped=False)
+    built = await metrics.exposition.body()
+    body = b"".join(built.chunks)
     assert samples(body.decode()) == samples(generate_latest(registry).decode())
-    assert gzip.decompress(await metrics.exposition.body(gzipped=True)) == body
+    assert gzip.decompress(built.gzipped) == body
+    assert built.size == len(body)
     assert b"_created" not in body
 
 
 async def test_at_most_80_series_per_job_through_an_incident(metrics: ProbeMetrics) -> None:
     """Every (model, probe) job, after ok turns, 1011s and both recovery kinds, exports at most 80 series."""
     an_incident(metrics)
-    body = (await metrics.exposition.body(gzipped=False)).decode()
+    body = b"".join((await metrics.exposition.body()).chunks).decode()
     per_job = Counter(
         (labels["model"], labels["probe"])
         for (_, items) in samples(body)
@@ -87,23 +89,23 @@ async def test_at_most_80_series_per_job_through_an_incident(metrics: ProbeMetri
 
 async def test_a_recorded_turn_rebuilds_the_body_and_nothing_else_does(metrics: ProbeMetrics) -> None:
     """Scrapes between two turns get the same bytes object; the next turn's count shows in the next one."""
-    first = await metrics.exposition.body(gzipped=False)
-    assert await metrics.exposition.body(gzipped=False) is first
+    first = await metrics.exposition.body()
+    assert await metrics.exposition.body() is first
     metrics.observe(ok_turn(AT, model=PINNED))
-    second = await metrics.exposition.body(gzipped=False)
+    second = await metrics.exposition.body()
     assert second is not first
     ok = ("gemini_live_probe_turns_total", frozenset(
         {"endpoint": ENDPOINT, "model": PINNED, "probe": "text", "outcome": "ok", "cause": "none", "code": "",
          "phase": ""}.items()
     ))  # fmt: skip
-    assert samples(first.decode())[ok] == 0
-    assert samples(second.decode())[ok] == 1
+    assert samples(b"".join(first.chunks).decode())[ok] == 0
+    assert samples(b"".join(second.chunks).decode())[ok] == 1
 
 
 async def test_concurrent_scrapes_share_one_build(metrics: ProbeMetrics) -> None:
     """Fifty scrapes arriving together while the body is stale are all served the same bytes."""
     metrics.observe(ok_turn(AT, model=PINNED))
-    bodies = await asyncio.gather(*(metrics.exposition.body(gzipped=True) for _ in range(50)))
+    bodies = await asyncio.gather(*(metrics.exposition.body() for _ in range(50)))
     assert len({id(body) for body in bodies}) == 1
 
 
@@ -113,7 +115,7 @@ async def test_label_values_are_escaped(registry: CollectorRegistry) -> None:
     odd = 'odd"model\\with\nnewline'
     metrics.register_targets(ENDPOINT, [ModelInfo(odd, "f", False)], [ProbeKind.TEXT])
     metrics.observe(ok_turn(AT, model=odd))
-    body = (await metrics.exposition.body(gzipped=False)).decode()
+    body = b"".join((await metrics.exposition.body()).chunks).decode()
     assert {dict(labels).get("model") for (_, labels) in samples(body)} >= {odd}
     assert samples(body) == samples(generate_latest(registry).decode())
 
