@@ -146,7 +146,8 @@ MODES: Final[dict[str, Script]] = {
     ),
     "huge_integer": _only('{"usageMetadata":{"promptTokenCount":' + "7" * 5000 + "}}"),
     "deep_nesting": _only(_deep(100_000)),
-    "huge_frame": _only(b'{"sessionResumptionUpdate":{"newHandle":"' + b"h" * (2 * 1024 * 1024) + b'"}}'),
+    # 8 MiB: twice the default frame limit (and eight times the suite's).
+    "huge_frame": _only(b'{"sessionResumptionUpdate":{"newHandle":"' + b"h" * (8 * 1024 * 1024) + b'"}}'),
     "huge_go_away": _only('{"goAway":{"timeLeft":"' + "9" * 5000 + 's"}}'),
     "silent_after_upgrade": silent_after_upgrade,
     "bad_close_reason": bad_close_reason,

@@ -208,7 +208,7 @@ class TestMemoryAndTime:
     async def test_a_frame_over_the_frame_limit_is_a_protocol_error_naming_it(
         self, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
     ) -> None:
-        """A 2 MiB frame against a 1 MiB limit: protocol_error naming the limit."""
+        """An 8 MiB frame against a 1 MiB limit: protocol_error naming the limit."""
         result = await hostile("huge_frame", http, neighbour, caplog)
         assert result.outcome is Outcome.PROTOCOL_ERROR
         assert "limits.frame_bytes 1048576" in result.detail
