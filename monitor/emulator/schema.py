@@ -244,7 +244,8 @@ def decode_base64(text: str) -> bytes | None:
     """proto3 JSON bytes: the standard or the URL-safe alphabet, padded or not; None when it is not base64."""
     unified = text.replace("-", "+").replace("_", "/")
     body = unified.rstrip("=")
-    if len(unified) - len(body) > 2 or not _BASE64.fullmatch(body) or len(body) % 4 == 1:
+    padding = len(unified) - len(body)
+    if padding > 2 or (padding and len(unified) % 4) or len(body) % 4 == 1 or not _BASE64.fullmatch(body):
         return None
     try:
         return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)

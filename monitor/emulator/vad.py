@@ -27,9 +27,10 @@ __all__ = ["DEFAULT_PREFIX_PADDING_MS", "DEFAULT_SILENCE_DURATION_MS", "Edge", "
 FRAME_SAMPLES: Final = VAD_RATE // 100  # 10 ms
 DEFAULT_PREFIX_PADDING_MS: Final = 20
 DEFAULT_SILENCE_DURATION_MS: Final = 500
-# dBFS thresholds. Speech from a microphone sits around -35..-10 dBFS, room noise under -55, digital
-# silence at -inf. HIGH start sensitivity starts on quieter sound; HIGH end sensitivity ends on louder pauses.
-_START_DB: Final = {"START_SENSITIVITY_HIGH": -50.0, "START_SENSITIVITY_LOW": -38.0}
+# dBFS thresholds (start above end, so noise between them cannot flap). Speech from a microphone sits around
+# -35..-10 dBFS, room noise under -50, digital silence at -inf. HIGH start sensitivity starts on quieter
+# sound; HIGH end sensitivity ends on louder pauses.
+_START_DB: Final = {"START_SENSITIVITY_HIGH": -42.0, "START_SENSITIVITY_LOW": -32.0}
 _END_DB: Final = {"END_SENSITIVITY_HIGH": -45.0, "END_SENSITIVITY_LOW": -55.0}
 
 
