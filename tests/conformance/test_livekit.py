@@ -19,7 +19,7 @@ from livekit.agents import llm
 from livekit.plugins import google as lk_google
 
 from tests.conformance.audio import RATE, microphone
-from tests.conformance.conftest import LiveStack, StackFactory, describe
+from tests.conformance.conftest import LiveStack, StackFactory, describe, scenario
 from tests.conformance.frames import decoded
 from tests.conformance.proxy import Changes
 
@@ -171,6 +171,34 @@ async def test_1011_mid_answer_resumes_on_the_handle(live_stack: StackFactory) -
         setup = decoded(resumed.sent()[0])["setup"]
         resumption = setup.get("sessionResumption") or setup.get("session_resumption")
         assert resumption == {"handle": handles[-1]}
+        await asyncio.wait_for(session.generate_reply(instructions="Say OK."), TURN_TIMEOUT)
+        reply = await next_reply(observed, len(observed.done) - 1, stack)
+        assert reply.audio
+        assert turn_completes(stack, 1), stack.describe()
+
+
+async def test_goaway_mid_answer_reconnects_on_the_handle(live_stack: StackFactory) -> None:
+    """A goAway mid-answer (a handle issued just before, as a long call has one): LiveKit closes at once with
+    1000, well inside timeLeft, reconnects with the handle, and its next generate_reply completes."""
+    goaway = {"kind": "goaway", "at": "mid_stream", "after_chunks": 2, "time_left_s": 30}
+    fault = {**goaway, "handle_before": True, "sessions": "fresh"}
+    async with (
+        live_stack(scenario(faults=[fault])) as stack,
+        realtime(stack, "gemini-3.8-live") as (session, observed),
+    ):
+        await asyncio.wait_for(session.generate_reply(instructions="Tell me a story."), TURN_TIMEOUT)
+        await next_reply(observed, 0, stack)
+        await stack.until(
+            lambda: len(stack.connections) >= 2 and bool(stack.connections[1].sent()),
+            "LiveKit did not reconnect",
+        )
+        first, resumed = stack.connections[0], stack.connections[1]
+        assert any("goAway" in decoded(f) for f in first.received())
+        assert first.client_close is not None
+        assert first.client_close[0] == 1000
+        assert first.server_close is None  # never aborted: it left before timeLeft ran out
+        setup = decoded(resumed.sent()[0])["setup"]
+        assert (setup.get("sessionResumption") or {}).get("handle")
         await asyncio.wait_for(session.generate_reply(instructions="Say OK."), TURN_TIMEOUT)
         reply = await next_reply(observed, len(observed.done) - 1, stack)
         assert reply.audio

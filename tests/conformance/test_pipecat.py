@@ -31,7 +31,7 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
 from pipecat.workers.runner import WorkerRunner
 
 from tests.conformance.audio import microphone
-from tests.conformance.conftest import LiveStack, StackFactory
+from tests.conformance.conftest import LiveStack, StackFactory, scenario
 from tests.conformance.frames import decoded
 from tests.conformance.proxy import Changes
 
@@ -213,3 +213,36 @@ async def test_1011_mid_answer_resumes_on_the_handle(live_stack: StackFactory) -
         answered = await replies(bot, before + 1, stack)
     assert answered[-1].audio
     assert not bot.errors
+
+
+async def test_goaway_is_ignored_until_the_abort_then_resumed(live_stack: StackFactory) -> None:
+    """Pipecat 1.14 does not act on goAway: the emulator aborts it with the real 1008 goAway reason when
+    timeLeft runs out, Pipecat reconnects on its newest handle and the user's next turn is answered."""
+    fault = {
+        "kind": "goaway",
+        "at": "mid_stream",
+        "after_chunks": 2,
+        "time_left_s": 1,
+        "handle_before": True,
+        "sessions": "fresh",
+    }
+    async with (
+        live_stack(scenario(faults=[fault])) as stack,
+        pipeline(stack, "gemini-3.8-live") as (worker, bot),
+    ):
+        await worker.queue_frame(user_says("Tell me a story."))
+        await stack.until(
+            lambda: len(stack.connections) >= 2 and bool(stack.connections[1].received()),
+            "Pipecat did not reconnect after the goAway abort",
+        )
+        first, resumed = stack.connections[0], stack.connections[1]
+        assert any("goAway" in decoded(f) for f in first.received())
+        assert first.server_close is not None
+        assert first.server_close[0] == 1008
+        assert "GoAway" in first.server_close[1]
+        setup = decoded(resumed.sent()[0])["setup"]
+        assert (setup.get("sessionResumption") or setup.get("session_resumption") or {}).get("handle")
+        before = len(bot.replies)
+        await worker.queue_frame(InputTextRawFrame(text="Say OK."))
+        answered = await replies(bot, before + 1, stack)
+    assert answered[-1].audio
