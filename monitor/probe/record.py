@@ -1,4 +1,4 @@
-"""ProbeResult: the one value a probe run produces, and its JSON record (DESIGN.md, "Probe record").
+"""ProbeResult: the one value a probe run produces, and its JSON record (fields in docs/store.md).
 
 The record is the contract between the probe, the store, the metrics, the logs and the timeline tool, and
 what `live-monitor probe --json` prints. `to_record()` and `from_record()` are exact inverses.
@@ -107,7 +107,7 @@ class ProbeResult:
         return self.outcome is Outcome.OK
 
     def to_record(self) -> dict[str, Any]:
-        """The DESIGN.md JSON record."""
+        """The JSON record (docs/store.md)."""
         record: dict[str, Any] = {
             "run_id": self.run_id,
             "started_at": format_utc(self.started_at),
@@ -135,7 +135,7 @@ class ProbeResult:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ProbeResult:
-        """Parse a DESIGN.md record; raises KeyError/ValueError/TypeError naming what is wrong."""
+        """Parse a JSON record; raises KeyError/ValueError/TypeError naming what is wrong."""
         timings = record.get("timings") or {}
         tokens = record.get("tokens") or {}
         recovery = record.get("recovery")

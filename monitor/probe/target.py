@@ -17,7 +17,7 @@ __all__ = ["AuthKind", "PhaseBudgets", "ProbeLimits", "ProbeTarget", "TextPath"]
 
 
 class AuthKind(StrEnum):
-    """How the API key travels (live-api-protocol.md section 1)."""
+    """How the API key travels (the Live API reference on ai.google.dev; google-genai live.py)."""
 
     HEADER = "header"  # x-goog-api-key, what the Python SDK does; the default
     QUERY = "query"  # ?key=, what the raw-WebSocket samples do
