@@ -18,7 +18,7 @@ from livekit import rtc
 from livekit.agents import llm
 from livekit.plugins import google as lk_google
 
-from tests.conformance.audio import RATE, microphone
+from tests.conformance.audio import RATE, chunks, microphone, speech
 from tests.conformance.conftest import LiveStack, StackFactory, describe, scenario
 from tests.conformance.frames import decoded
 from tests.conformance.proxy import Changes
@@ -148,7 +148,8 @@ async def test_continuous_microphone_is_answered(live_stack: StackFactory, model
 
 async def test_1011_mid_answer_resumes_on_the_handle(live_stack: StackFactory) -> None:
     """The close-1011-mid-stream scenario: the first answer dies with 1011 after a handle was issued; LiveKit
-    emits a recoverable error, reconnects with that handle, and its next generate_reply completes."""
+    emits a recoverable error, reconnects with that handle, re-syncs the cut-off answer as history
+    (clientContent, turnComplete false) and its next generate_reply completes."""
     async with (
         live_stack("close-1011-mid-stream") as stack,
         realtime(stack, "gemini-3.1-flash-live-preview") as (session, observed),
@@ -175,6 +176,9 @@ async def test_1011_mid_answer_resumes_on_the_handle(live_stack: StackFactory) -
         reply = await next_reply(observed, len(observed.done) - 1, stack)
         assert reply.audio
         assert turn_completes(stack, 1), stack.describe()
+        # LiveKit re-syncs what the handle does not cover (the cut-off answer) as history, turnComplete false.
+        resync = [m["client_content"] for f in resumed.sent() if "client_content" in (m := decoded(f))]
+        assert any(c["turnComplete"] is False and c["turns"][0]["role"] == "model" for c in resync), resync
 
 
 async def test_goaway_mid_answer_reconnects_on_the_handle(live_stack: StackFactory) -> None:
@@ -203,3 +207,34 @@ async def test_goaway_mid_answer_reconnects_on_the_handle(live_stack: StackFacto
         reply = await next_reply(observed, len(observed.done) - 1, stack)
         assert reply.audio
         assert turn_completes(stack, 1), stack.describe()
+
+
+async def test_manual_activity_turn_then_empty_client_content(live_stack: StackFactory) -> None:
+    """With server-side detection off (LiveKit's own turn detector drives turns): start_user_activity, a
+    second of speech, generate_reply() -> activityEnd then `client_content {turns: [], turnComplete: true}`
+    on 3.1, which today's model answers instead of refusing with 1007."""
+    manual = types.RealtimeInputConfig(
+        automatic_activity_detection=types.AutomaticActivityDetection(disabled=True)
+    )
+    async with (
+        live_stack() as stack,
+        realtime(stack, "gemini-3.1-flash-live-preview", realtime_input_config=manual) as (session, observed),
+    ):
+        await stack.until(lambda: bool(stack.connections), "LiveKit did not connect")
+        session.start_user_activity()
+        pcm = speech()
+        for chunk in chunks(pcm, RATE // 50 * 2):
+            session.push_audio(
+                rtc.AudioFrame(
+                    data=chunk, sample_rate=RATE, num_channels=1, samples_per_channel=len(chunk) // 2
+                )
+            )
+        await asyncio.wait_for(session.generate_reply(), TURN_TIMEOUT)
+        reply = await next_reply(observed, 0, stack)
+        assert reply.audio
+        assert turn_completes(stack)
+        assert not observed.errors
+        sent = [decoded(f) for f in stack.connections[0].sent()]
+        assert {"client_content": {"turns": [], "turnComplete": True}} in sent
+        kinds = [next(iter(m.get("realtime_input", {"-": 0}))) for m in sent]
+        assert kinds.index("activityStart") < kinds.index("audio") < kinds.index("activityEnd")
