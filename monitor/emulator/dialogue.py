@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, Final
 
 from monitor.emulator.audio_input import UnsupportedAudioError
@@ -25,6 +26,7 @@ from monitor.emulator.wire import ServerWire
 __all__ = ["Dialogue", "SessionEndedError", "audio_offset"]
 
 ENDED: Final[dict[str, Any]] = {"__ended__": True}  # put in the inbox when the answer side ended the session
+_MAX_PENDING_PARTS: Final = 1000  # text parts kept while clientContent waits for turnComplete
 
 
 class SessionEndedError(Exception):
@@ -100,7 +102,7 @@ class Dialogue:
         history = self.history_allowed and not self.answered
         if not self.caps.client_content and not history:
             raise await self._refuse(1007, REASONS["invalid_argument"])
-        self._texts.extend(_texts(content))
+        self._texts = [*self._texts, *_texts(content)][-_MAX_PENDING_PARTS:]
         if not content.get("turnComplete"):
             return  # the service waits for more content
         if history and not self.caps.client_content:
@@ -180,7 +182,9 @@ class Dialogue:
             finally:
                 self.answering = None
             if ending is Ending.SESSION_ENDED:
-                self.inbox.put_nowait(ENDED)
+                # A full inbox is fine: the connection is closed or dropped, so the reader ends the session.
+                with suppress(asyncio.QueueFull):
+                    self.inbox.put_nowait(ENDED)
                 return
 
 

@@ -285,12 +285,14 @@ class _Reader:
             key = camel(name)
             if key not in schema:
                 raise ClientMessageError(unknown_field(name, path))
+            if field_value is None:
+                continue  # proto3 JSON: null is the field's default, i.e. not set
             child_path = f"{path}.{snake(key)}" if path else snake(key)
             result[key] = self.value(field_value, schema[key], child_path)
         return result
 
     def value(self, value: Any, spec: Any, path: str) -> Any:
-        if spec in (LEAF, STRUCT) or value is None:
+        if spec in (LEAF, STRUCT):
             return value
         if spec == BYTES:
             decoded = decode_base64(value) if isinstance(value, str) else None

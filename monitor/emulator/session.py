@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -38,6 +39,8 @@ __all__ = ["Session"]
 # `resumable: false`.
 _GENERATING = frozenset({Location.AFTER_RESUMPTION_UPDATE, Location.MID_STREAM, Location.AFTER_TOOL_RESPONSE})
 _SessionEndedError = SessionEndedError
+_INBOX_LIMIT = 256
+_log = logging.getLogger("monitor.emulator")
 
 
 class Session:
@@ -48,7 +51,8 @@ class Session:
         self.wire = wire
         self.endpoint = endpoint
         self.credential = credential
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # Bounded: a client that sends faster than the emulator reads is held back by TCP, not by memory.
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=_INBOX_LIMIT)
         self.faults = ConnectionFaults()
         self.tasks: set[asyncio.Task[None]] = set()
         self.session_key: str | None = None
@@ -75,7 +79,7 @@ class Session:
                 self._background(self.wire.pong(message.data, slow.pong_delay_ms / 1000 if slow else 0.0))
             elif message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 try:
-                    self.inbox.put_nowait(normalise(json.loads(message.data), package=package))
+                    await self.inbox.put(normalise(json.loads(message.data), package=package))
                 except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                     await self.wire.close(1007, "Invalid JSON payload received. Unexpected token.")
                 except ClientMessageError as error:
@@ -103,6 +107,10 @@ class Session:
             await self._turns(caps)
         except _SessionEndedError:
             return
+        except Exception:  # noqa: BLE001 - the one boundary where an emulator bug becomes a close
+            # An emulator bug must not leave the client hanging: it gets the service's generic 1011.
+            _log.exception("emulator session failed")
+            await self.wire.close(1011, REASONS["internal"])
 
     async def _refuse(self, code: int, reason: str) -> _SessionEndedError:
         await self.wire.close(code, reason)

@@ -30,6 +30,7 @@ _MAX_KEPT_BYTES: Final = (
     120 * VAD_RATE * 2
 )  # 2 minutes of 16 kHz audio per turn, then the transcript is canned
 _PREROLL_BYTES: Final = VAD_RATE * 2 // 2  # half a second kept before speech starts
+_MAX_TEXTS: Final = 1000  # realtimeInput.text pieces kept inside one activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,8 @@ class Utterances:
 
     def text(self, text: str) -> Activity:
         if self.manual and self.in_activity:
-            self._texts.append(text)
+            if len(self._texts) < _MAX_TEXTS:
+                self._texts.append(text)
             return Activity()
         return Activity(turn=Turn(TurnKind.TEXT, text), starts_activity=True)
 
