@@ -22,12 +22,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from monitor.analysis.timeline import Series, failure_class, series_from_records, series_from_turns
+from monitor.analysis.jsonl import JsonlError, JsonlHistory, JsonlRecords, read_jsonl
+from monitor.analysis.timeline import Series, failure_class, series_from_turns
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
 
@@ -72,39 +72,18 @@ def parse_moment(text: str, field: str, now: datetime) -> datetime:
 
 
 def load_jsonl(path: str, since: datetime | None, until: datetime | None) -> list[ProbeResult]:
-    """Records of a JSONL file (`probe --json` output or an export), with since <= started_at < until."""
+    """Every record of a JSONL file with since <= started_at < until, fully parsed, in time order."""
+    return read_jsonl_history(path, None, since, until).records.between(None, None)
+
+
+def read_jsonl_history(
+    path: str, model: str | None, since: datetime | None, until: datetime | None
+) -> JsonlHistory:
+    """The per-probe series of a JSONL file (only the fields the timeline reads are decoded)."""
     try:
-        with Path(path).open(encoding="utf-8") as handle:
-            lines = handle.readlines()
-    except OSError as error:
-        raise HistoryError(f"--jsonl {path}: cannot read: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise HistoryError(f"--jsonl {path}: not UTF-8 text ({error.reason})") from None
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise HistoryError(
-                f"{path} line {number}: not JSON ({error.msg}, column {error.colno})"
-            ) from None
-        if not isinstance(value, dict):
-            raise HistoryError(
-                f"{path} line {number}: a record must be a JSON object, got {type(value).__name__}"
-            )
-        try:
-            record = ProbeResult.from_record(value)
-        except KeyError as error:
-            raise HistoryError(f"{path} line {number}: record has no field {error.args[0]!r}") from None
-        except (ValueError, TypeError) as error:
-            raise HistoryError(f"{path} line {number}: invalid record: {error}") from None
-        if (since is None or record.started_at >= since) and (until is None or record.started_at < until):
-            records.append(record)
-    if not records:
-        raise HistoryError(f"--jsonl {path}: no probe records{_window(since, until)}")
-    return records
+        return read_jsonl(path, model=model, since=since, until=until)
+    except JsonlError as error:
+        raise HistoryError(str(error)) from None
 
 
 def _open_store(path: str, model: str | None) -> Store:
@@ -343,7 +322,7 @@ class History:
     """
 
     series: list[Series]
-    records: list[ProbeResult] | StoredRecords | None
+    records: list[ProbeResult] | StoredRecords | JsonlRecords | None
     source: str
 
 
@@ -371,11 +350,9 @@ def gather(
             series, None, f"Prometheus {prometheus} (resolution: {series[0].resolution:g} s steps)"
         )
     if jsonl:
-        records = select_model(load_jsonl(jsonl, start, end), model)
-        source = f"JSONL file {jsonl} (per probe)"
-    elif db:
+        read = read_jsonl_history(jsonl, model, start, end)
+        return History(read.series, read.records, f"JSONL file {jsonl} (per probe)")
+    if db:
         series = load_store_series(db, model, start, end)
         return History(series, StoredRecords(db, model, start, end), f"store {db} (per probe)")
-    else:
-        raise HistoryError("no history source: give --db PATH, --jsonl FILE or --prometheus URL")
-    return History(series_from_records(records), records, source)
+    raise HistoryError("no history source: give --db PATH, --jsonl FILE or --prometheus URL")
