@@ -5,7 +5,7 @@ every level, and an unknown field is an error (`Invalid JSON payload received. U
 Cannot find field.`, with the path in proto snake_case names). `normalise()` returns the message with every
 known field in camelCase, so the conversation code reads one spelling.
 
-The tree below follows google-genai 3.4.0's `_live_converters` (`*_to_mldev`) and the reference's section 2.
+The tree below follows google-genai 3.4.0's `_live_converters` (`*_to_mldev`) and the Live API reference.
 A leaf is any JSON value; STRUCT is a free-form object (protobuf Struct/map) whose keys are not checked;
 BYTES is a base64 string (the standard or the URL-safe alphabet, padded or not, as proto3 JSON reads it),
 returned decoded; an Enum is read by value name or number and returned as the name. A bad value closes with
