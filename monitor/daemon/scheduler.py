@@ -30,6 +30,7 @@ from monitor.daemon.metrics import ProbeMetrics, SkipReason
 from monitor.log import get_logger, log_result
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.record import ProbeResult
+from monitor.probe.runner import longest_run
 from monitor.probe.target import ProbeTarget
 from monitor.store.records import Store
 
@@ -211,7 +212,8 @@ class ProbeScheduler:
                 inflight.inc()
                 started = datetime.now(UTC)
                 try:
-                    deadline = job.target.budgets.total + self._hang_slack
+                    # The probe bounds itself (longest_run); past that plus slack it is our bug, hung.
+                    deadline = longest_run(job.target, job.kind) + self._hang_slack
                     return await asyncio.wait_for(self._probe(job.target, job.kind, run_id), deadline)
                 except TimeoutError:
                     return _prober_error(job, run_id, started, "probe overran its phase budgets (hung)")

@@ -250,13 +250,14 @@ async def _open(
     trace.phase = Phase.SETUP
     try:
         setup = wire.setup_message(endpoint.model, endpoint.setup, handle=handle or None)
+        # One budget for the send (a server that never reads fills our send buffer) and the answer.
+        deadline = clock.monotonic() + budgets.setup
         try:
-            async with asyncio.timeout(budgets.setup):  # a server that never reads fills our send buffer
+            async with asyncio.timeout(budgets.setup):
                 await session.send(setup)
         except TimeoutError:
             raise PhaseTimeout("setup", budgets.setup) from None
         trace.mark("setup_sent", clock.monotonic())
-        deadline = trace.marks["setup_sent"] + budgets.setup
         while True:
             message = await _next(session, trace, clock, deadline, budget="setup", seconds=budgets.setup)
             if message.content is not None or message.function_calls:
@@ -272,12 +273,16 @@ async def _open(
     return session
 
 
-async def _turn(session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: Clock, trace: Trace) -> None:
+async def _send_turn(
+    session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: Clock, trace: Trace
+) -> float:
+    """Send the turn's messages (paced); the turn's deadline for its answers."""
     trace.phase = Phase.FIRST_RESPONSE
     start = clock.monotonic()
     trace.mark("turn_start", start)
+    pacing = len(plan.messages) * plan.pace_seconds
     try:
-        async with asyncio.timeout(budgets.turn + len(plan.messages) * plan.pace_seconds):
+        async with asyncio.timeout(budgets.turn + pacing):
             for index, outgoing in enumerate(plan.messages):
                 if plan.pace_seconds and index:
                     await asyncio.sleep(max(0.0, start + index * plan.pace_seconds - clock.monotonic()))
@@ -286,8 +291,13 @@ async def _turn(session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: C
         raise PhaseTimeout("first_response", budgets.turn) from None
     sent = clock.monotonic()
     trace.mark("turn_sent", sent)
-    turn_deadline = sent + budgets.turn
-    phase_start = sent
+    # Normally `sent + turn`; a send held up by a server that does not read cannot add a second budget.
+    return min(sent + budgets.turn, start + budgets.turn + pacing)
+
+
+async def _turn(session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: Clock, trace: Trace) -> None:
+    turn_deadline = await _send_turn(session, plan, budgets, clock, trace)
+    phase_start = trace.marks["turn_sent"]
     while True:
         if trace.phase is Phase.STREAMING:
             deadline, budget = turn_deadline, "turn"

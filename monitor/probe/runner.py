@@ -37,7 +37,7 @@ from monitor.probe.record import ProbeResult, Recovery, RecoveryOutcome
 from monitor.probe.recovery import recovery_kind, run_recovery
 from monitor.probe.target import ProbeTarget
 
-__all__ = ["endpoint_of", "run_probe"]
+__all__ = ["endpoint_of", "longest_run", "run_probe"]
 
 _log = logging.getLogger(__name__)
 # Mechanisms that say nothing about the provider: no recovery attempt is made after them.
@@ -58,6 +58,19 @@ def endpoint_of(target: ProbeTarget) -> Endpoint:
         setup=target.setup,
         heartbeat=target.keepalive_seconds,
     )
+
+
+def longest_run(target: ProbeTarget, kind: ProbeKind) -> float:
+    """The longest one `run_probe` can take, whatever the server does (docs/probe.md, "Timings").
+
+    A session: connect + setup + turn + the audio pacing + the close limit, and once more connect + setup +
+    close for a goAway reconnect; the recovery attempt is one more text session under the same bounds.
+    """
+    budgets, close = target.budgets, target.limits.close_seconds
+    plan = plans.turn_plan(kind, target)
+    session = 2 * (budgets.connect + budgets.setup + close) + budgets.turn
+    pacing = len(plan.messages) * plan.pace_seconds
+    return session + pacing + (session if target.recover else 0.0)
 
 
 async def run_probe(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from monitor.config.settings import ConfigError, load_settings
 from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import ProbeResult
-from monitor.probe.target import ProbeLimits
+from monitor.probe.runner import longest_run
+from monitor.probe.target import PhaseBudgets, ProbeLimits, ProbeTarget
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +76,17 @@ def test_messages_dropped_survives_the_record_round_trip() -> None:
     assert record["messages_dropped"] == 12345
     assert ProbeResult.from_record(record) == base
     assert "messages_dropped" not in ProbeResult.from_record({**record, "messages_dropped": 0}).to_record()
+
+
+def test_longest_run_counts_a_goaway_reconnect_the_pacing_the_close_and_the_recovery() -> None:
+    """Budgets 1/2/-/4 s, close 0.5 s: a session is 2 x 3.5 + 4 = 11 s; paced audio adds 40 x 0.1 s."""
+    target = ProbeTarget(
+        endpoint="e", url="ws://127.0.0.1:1/x", model="m",
+        budgets=PhaseBudgets(connect=1.0, setup=2.0, first_response=3.0, turn=4.0),
+        limits=ProbeLimits(close_seconds=0.5),
+    )  # fmt: skip
+    assert longest_run(target, ProbeKind.TEXT) == pytest.approx(22.0)
+    assert longest_run(target, ProbeKind.AUDIO) == pytest.approx(
+        26.0
+    )  # activityStart, 38 chunks, activityEnd
+    assert longest_run(replace(target, recover=False), ProbeKind.TEXT) == pytest.approx(11.0)
