@@ -18,6 +18,7 @@ from monitor.emulator import RunningEmulator
 from monitor.emulator.transcripts import CANNED_TRANSCRIPT, PROMPT_TRANSCRIPT
 from monitor.probe.audio import prompt_pcm
 from tests.integration.emulator.conftest import EmulatorFactory
+from tests.integration.emulator.test_sdk import _assert_sdk_sees_everything, _sdk_parse
 from tests.integration.emulator.wsclient import Client, audio_chunk, connect, setup, text_turn
 
 AAD: dict[str, Any] = {}  # realtimeInputConfig with automatic activity detection (the default)
@@ -269,3 +270,51 @@ async def test_interrupting_a_blocking_call_cancels_it(emulator_with: EmulatorFa
         assert cancellation is not None
         assert cancellation["toolCallCancellation"]["ids"] == [call["toolCall"]["functionCalls"][0]["id"]]
         assert await client.until("generationComplete") is not None
+
+
+@pytest.mark.parametrize("model", ["gemini-3.1-flash-live-preview", "gemini-2.5-flash-native-audio-latest"])
+async def test_client_content_interrupts_on_every_model(emulator_with: EmulatorFactory, model: str) -> None:
+    """3.1 today (and 2.5): clientContent with turnComplete during an answer interrupts it."""
+    async with (
+        emulator_with(latency_scale=1.0, models={model: SLOW}) as emulator,
+        connect(emulator.url) as client,
+    ):
+        await client.send(setup(model))
+        await client.receive()
+        await client.send(text_turn("first"))
+        await _first_chunk_then(client, text_turn("second"))
+        assert await client.until("interrupted") is not None
+        assert await client.until("generationComplete") is not None
+
+
+async def test_new_messages_parse_as_google_genai_parses_them(emulator_with: EmulatorFactory) -> None:
+    """voiceActivity with audioOffset, interrupted, toolCallCancellation: the SDK's LiveServerMessage keeps
+    every field the emulator sends."""
+    async with (
+        emulator_with(latency_scale=1.0, models={"gemini-3.8-live": SLOW}) as emulator,
+        connect(emulator.url) as client,
+    ):
+        await client.send(setup("gemini-3.8-live", realtimeInputConfig=AAD, tools=_blocking_tool()))
+        await client.receive()
+        await client.send(_genai_audio(_tone(0.5)))
+        await client.send(_genai_audio(bytes(32_000)))
+        await client.until("modelTurn")
+        await client.send(text_turn("Call the get_probe_status function now."))
+        await client.until("toolCall")
+        await client.send(text_turn("never mind"))
+        await client.until("toolCallCancellation")
+        await client.until("turnComplete")
+    kinds = client.seen.kinds()
+    for kind in ("voiceActivity", "serverContent.interrupted", "toolCallCancellation"):
+        assert kind in kinds
+    for message in client.seen.messages:
+        _assert_sdk_sees_everything(message)
+    first_edge = next(m for m in client.seen.messages if "voiceActivity" in m)
+    parsed = _sdk_parse(first_edge).voice_activity
+    assert parsed is not None
+    assert (parsed.voice_activity_type, parsed.audio_offset) == ("ACTIVITY_START", "0s")
+
+
+def _blocking_tool() -> list[dict[str, Any]]:
+    declaration = {"name": "get_probe_status", "description": "d", "behavior": "BLOCKING"}
+    return [{"functionDeclarations": [declaration]}]
