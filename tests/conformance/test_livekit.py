@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from google.genai import types
 from livekit import rtc
-from livekit.agents import llm
+from livekit.agents import APIConnectOptions, llm
 from livekit.plugins import google as lk_google
 
 from tests.conformance.audio import RATE, chunks, microphone, speech
@@ -71,7 +71,12 @@ async def realtime(stack: LiveStack, model: str, **options: Any) -> AsyncIterato
     )
     session = realtime_model.session()
     observed = Observed()
-    session.on("error", observed.errors.append)
+
+    def failed(error: llm.RealtimeModelError) -> None:
+        observed.errors.append(error)
+        observed.changes.notify()
+
+    session.on("error", failed)
 
     def created(event: llm.GenerationCreatedEvent) -> None:
         observed.done.append(asyncio.create_task(read(event)))
@@ -238,3 +243,18 @@ async def test_manual_activity_turn_then_empty_client_content(live_stack: StackF
         assert {"client_content": {"turns": [], "turnComplete": True}} in sent
         kinds = [next(iter(m.get("realtime_input", {"-": 0}))) for m in sent]
         assert kinds.index("activityStart") < kinds.index("audio") < kinds.index("activityEnd")
+
+
+async def test_1011_storm_exhausts_the_retries(live_stack: StackFactory) -> None:
+    """Every session closed 1011 right after setupComplete: LiveKit retries max_retry (3) times, each a
+    recoverable `error` event, then gives up with one unrecoverable one; 4 sessions reach the server."""
+    storm = {"kind": "close", "code": 1011, "reason": "internal", "at": "after_setup_complete"}
+    options = {"conn_options": APIConnectOptions(max_retry=3, retry_interval=0.05)}
+    async with (
+        live_stack(scenario(faults=[storm])) as stack,
+        realtime(stack, "gemini-3.8-live", **options) as (_, observed),
+    ):
+        async with asyncio.timeout(TURN_TIMEOUT):
+            await observed.changes.until(lambda: any(not e.recoverable for e in observed.errors))
+        assert [e.recoverable for e in observed.errors] == [True, True, True, False]
+        assert [c.server_close for c in stack.connections] == [(1011, "Internal error encountered.")] * 4

@@ -246,3 +246,19 @@ async def test_goaway_is_ignored_until_the_abort_then_resumed(live_stack: StackF
         await worker.queue_frame(InputTextRawFrame(text="Say OK."))
         answered = await replies(bot, before + 1, stack)
     assert answered[-1].audio
+
+
+async def test_1011_storm_ends_in_one_error_frame_after_three_failures(live_stack: StackFactory) -> None:
+    """Every session closed 1011 right after setupComplete: Pipecat reconnects silently twice, and the
+    third consecutive failure is the first thing the pipeline hears, an ErrorFrame naming the limit."""
+    storm = {"kind": "close", "code": 1011, "reason": "internal", "at": "after_setup_complete"}
+    async with (
+        live_stack(scenario(faults=[storm])) as stack,
+        pipeline(stack, "gemini-3.8-live") as (_, bot),
+    ):
+        async with asyncio.timeout(TURN_TIMEOUT):
+            await bot.changes.until(lambda: bool(bot.errors))
+        await asyncio.sleep(0.3)  # a fourth session would be opening now
+        assert len(bot.errors) == 1
+        assert "Max consecutive failures (3) reached" in bot.errors[0].error
+        assert [c.server_close for c in stack.connections] == [(1011, "Internal error encountered.")] * 3
