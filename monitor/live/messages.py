@@ -50,7 +50,8 @@ _SYSTEM_INSTRUCTION: Final = (
 )
 
 # Incident 000's production payload (minus the model), with `sessionResumption: {}` for a new session:
-# `{"handle": null}` is rejected by gemini-3.1-flash-live-preview (live-api-protocol.md 2.1).
+# `{"handle": null}` was reported rejected by gemini-3.1-flash-live-preview (strands-agents/harness-sdk#1999;
+# docs/protocol.md, "`setup`").
 _DEFAULT_SETUP: Final[Mapping[str, Any]] = {
     "generationConfig": {
         "responseModalities": ["AUDIO"],
@@ -76,7 +77,8 @@ _DEFAULT_SETUP: Final[Mapping[str, Any]] = {
     "outputAudioTranscription": {},
 }
 
-# Top-level server message keys (live-api-protocol.md 3); a frame must carry at least one of them.
+# Top-level server message keys (google-genai's LiveServerMessage; docs/protocol.md, "Server → client
+# messages"); a frame must carry at least one of them.
 _SERVER_KEYS: Final = frozenset(
     {
         "setupComplete",
