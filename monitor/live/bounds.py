@@ -37,10 +37,16 @@ def _walk(value: Any, left: int, bound: int, digits: int, depth: int) -> Any:
     if isinstance(value, dict):
         if left <= 0:
             raise ProtocolError(f"frame nested deeper than limits.json_depth {depth}")
-        return {
-            _SNAKE.sub(lambda m: m.group(1).upper(), str(k)): _walk(v, left - 1, bound, digits, depth)
-            for k, v in value.items()
-        }
+        if any("_" in k for k in value):
+            return {
+                _SNAKE.sub(lambda m: m.group(1).upper(), str(k)): _walk(v, left - 1, bound, digits, depth)
+                for k, v in value.items()
+            }
+        # Already camelCase (what the service sends): same checks, values replaced in place, no new dict.
+        for k, v in value.items():
+            if type(v) is not str:
+                value[k] = _walk(v, left - 1, bound, digits, depth)
+        return value
     if isinstance(value, list):
         if left <= 0:
             raise ProtocolError(f"frame nested deeper than limits.json_depth {depth}")

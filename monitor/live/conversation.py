@@ -352,7 +352,10 @@ async def _next(
     by_goaway = goaway is not None and (deadline is None or goaway <= deadline)
     limit = goaway if by_goaway else deadline
     try:
-        if limit is None:
+        # A frame already queued is taken without arming a timer (the deadline check below still applies
+        # when none is): most frames of a turn arrive in bursts, and a timer per frame is the probe's
+        # largest asyncio cost.
+        if limit is None or (session.ready() and limit > clock.monotonic()):
             at, data = await session.receive()
         else:
             left = limit - clock.monotonic()

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+import msgspec
 
 from monitor.live import bounds
 from monitor.live.duration import parse_duration
@@ -104,6 +107,7 @@ _CONTENT_KINDS: Final = (
 # Bounds on a decoded frame (ProbeLimits.json_depth / integer_digits carry the configured values).
 DEFAULT_JSON_DEPTH: Final = 64
 DEFAULT_INTEGER_DIGITS: Final = 18
+_DECODER: Final = msgspec.json.Decoder()
 _MIME_CHARS: Final = 100  # "audio/pcm;rate=24000" is 20; a MIME type this long is not one
 
 
@@ -131,6 +135,12 @@ def default_setup_payload(model: str = "") -> dict[str, Any]:
     return payload
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_default(model: str) -> Mapping[str, Any]:
+    """The default payload per model, built once (setup_message copies its top level, never mutates it)."""
+    return default_setup_payload(model)
+
+
 def model_resource(model: str, url: str) -> str:
     """The `setup.model` value: `models/<id>` on the Gemini API, the full resource name on Vertex AI."""
     if "LlmBidiService" in url:
@@ -147,7 +157,9 @@ def setup_message(
     model: str, payload: Mapping[str, Any] | None = None, *, handle: str | None = None
 ) -> dict[str, Any]:
     """`{"setup": ...}`: the user's payload unchanged except the model (and the handle when resuming)."""
-    body = copy.deepcopy(dict(payload)) if payload is not None else default_setup_payload(model)
+    # A shallow copy: only top-level keys change below, and the message is serialised, never mutated (a deep
+    # copy of the payload per session was the probe's largest cost after the socket).
+    body = dict(payload if payload is not None else _cached_default(model))
     body.pop("model", None)
     if handle:
         body.pop("session_resumption", None)
@@ -236,7 +248,7 @@ def parse_server_frame(
     `bounds.kind_name`, at most `bounds.MAX_UNKNOWN_KINDS` per frame and the rest counted in one entry.
     """
     try:
-        decoded = json.loads(data)
+        decoded = _decode(data)
     except RecursionError:
         # Nesting deeper than the decoder recurses (100k levels): refused before `normalise` sees it.
         raise ProtocolError(f"frame nested deeper than limits.json_depth {depth}") from None
@@ -268,9 +280,9 @@ def parse_server_frame(
         kinds=tuple(kinds),
         setup_complete="setupComplete" in frame,
         content=_content(_object(frame, "serverContent")) if "serverContent" in frame else None,
-        function_calls=_function_calls(frame),
+        function_calls=_function_calls(frame) if "toolCall" in frame else (),
         go_away_seconds=_go_away(frame),
-        new_handle=_new_handle(frame),
+        new_handle=_new_handle(frame) if "sessionResumptionUpdate" in frame else "",
         usage=_usage(frame),
     )
 
@@ -300,6 +312,16 @@ def _string(parent: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise ProtocolError(f"{key} is {type(value).__name__}, expected a string")
     return value
+
+
+def _decode(data: bytes | str) -> Any:
+    """The frame's JSON value: msgspec (about 4x json.loads on a 4 kB audio frame, the probe's hottest call);
+    what msgspec refuses (a lone surrogate, a number past its range) is decoded again by `json`, whose result
+    and errors the limits in `bounds` judge, so hostile input is classified exactly as before."""
+    try:
+        return _DECODER.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data)
 
 
 def _content_kinds(content: Mapping[str, Any]) -> list[str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 from collections import deque
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import msgspec
 
 from monitor.clock import Clock
 from monitor.live.bounds import safe_text
@@ -45,6 +45,8 @@ from monitor.live.errors import (
 )
 
 __all__ = ["Ending", "LiveSession", "authorize", "redact"]
+
+_ENCODER = msgspec.json.Encoder()
 
 # A close handshake we start should not hold up the probe for long (ProbeLimits.close_seconds).
 _CLOSE_WAIT_SECONDS = 2.0
@@ -170,7 +172,9 @@ class LiveSession:
         if self._ending is not None:
             raise self._ending.error()
         try:
-            await self._ws.send_str(json.dumps(message, separators=(",", ":")))
+            # msgspec writes the same compact JSON as json.dumps(separators=(",", ":")), several times faster
+            # on a 4 kB base64 audio chunk (an audio turn sends dozens).
+            await self._ws.send_str(_ENCODER.encode(message).decode())
         except (ConnectionError, aiohttp.ClientError) as exc:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_SEND_FAILURE_GRACE_SECONDS):
