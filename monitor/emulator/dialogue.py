@@ -48,6 +48,7 @@ class Dialogue:
         setup: dict[str, Any],
         inbox: asyncio.Queue[dict[str, Any]],
         make_reply: Callable[[asyncio.Event, ToolCalls], Reply],
+        vertex: bool = False,
     ) -> None:
         self.wire = wire
         self.caps = caps
@@ -57,7 +58,7 @@ class Dialogue:
         config = setup.get("realtimeInputConfig") or {}
         detection = config.get("automaticActivityDetection") or {}
         self.utterances = Utterances(
-            manual=bool(detection.get("disabled")), settings=VadSettings.from_setup(detection)
+            manual=bool(detection.get("disabled")), settings=VadSettings.from_setup(detection, vertex=vertex)
         )
         self.activity_interrupts = config.get("activityHandling") != "NO_INTERRUPTION"
         self.history_allowed = bool((setup.get("historyConfig") or {}).get("initialHistoryInClientContent"))

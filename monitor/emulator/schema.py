@@ -38,6 +38,10 @@ __all__ = [
 LEAF: Final = "leaf"
 STRUCT: Final = "struct"
 BYTES: Final = "bytes"
+STRING: Final = "TYPE_STRING"
+BOOL: Final = "TYPE_BOOL"
+INT: Final = "TYPE_INT32"  # int32 and int64 read alike: a JSON number or a decimal string
+FLOAT: Final = "TYPE_FLOAT"
 GEMINI_PACKAGE: Final = "google.ai.generativelanguage.v1beta"
 VERTEX_PACKAGE: Final = "google.cloud.aiplatform.v1beta1"
 
@@ -102,41 +106,41 @@ _SCHEDULING = Enum(
     "FunctionResponse.Scheduling", ("SCHEDULING_UNSPECIFIED", "SILENT", "WHEN_IDLE", "INTERRUPT")
 )
 
-_BLOB: Schema = {"mimeType": LEAF, "data": BYTES, "displayName": LEAF}
+_BLOB: Schema = {"mimeType": STRING, "data": BYTES, "displayName": STRING}
 _FUNCTION_CALL: Schema = {
-    "id": LEAF,
-    "name": LEAF,
+    "id": STRING,
+    "name": STRING,
     "args": STRUCT,
     "partialArgs": STRUCT,
-    "willContinue": LEAF,
+    "willContinue": BOOL,
 }
 _FUNCTION_RESPONSE: Schema = {
-    "id": LEAF,
-    "name": LEAF,
+    "id": STRING,
+    "name": STRING,
     "response": STRUCT,
     "scheduling": _SCHEDULING,
-    "willContinue": LEAF,
+    "willContinue": BOOL,
     "parts": STRUCT,
 }
 _PART: Schema = {
-    "text": LEAF,
-    "thought": LEAF,
+    "text": STRING,
+    "thought": BOOL,
     "thoughtSignature": BYTES,
     "inlineData": _BLOB,
-    "fileData": {"mimeType": LEAF, "fileUri": LEAF, "displayName": LEAF},
+    "fileData": {"mimeType": STRING, "fileUri": STRING, "displayName": STRING},
     "functionCall": _FUNCTION_CALL,
     "functionResponse": _FUNCTION_RESPONSE,
-    "executableCode": {"language": LEAF, "code": LEAF},
-    "codeExecutionResult": {"outcome": LEAF, "output": LEAF},
-    "videoMetadata": {"startOffset": LEAF, "endOffset": LEAF, "fps": LEAF},
+    "executableCode": {"language": LEAF, "code": STRING},
+    "codeExecutionResult": {"outcome": LEAF, "output": STRING},
+    "videoMetadata": {"startOffset": LEAF, "endOffset": LEAF, "fps": FLOAT},
     "mediaResolution": STRUCT,
 }
-_CONTENT: Schema = {"role": LEAF, "parts": [_PART]}
+_CONTENT: Schema = {"role": STRING, "parts": [_PART]}
 _TOOL: Schema = {
     "functionDeclarations": [
         {
-            "name": LEAF,
-            "description": LEAF,
+            "name": STRING,
+            "description": STRING,
             "behavior": _BEHAVIOR,
             "parameters": STRUCT,
             "parametersJsonSchema": STRUCT,
@@ -155,65 +159,65 @@ _TOOL: Schema = {
 }
 _GENERATION_CONFIG: Schema = {
     "responseModalities": [_MODALITY],
-    "temperature": LEAF,
-    "topP": LEAF,
-    "topK": LEAF,
-    "maxOutputTokens": LEAF,
-    "seed": LEAF,
-    "candidateCount": LEAF,
-    "presencePenalty": LEAF,
-    "frequencyPenalty": LEAF,
-    "stopSequences": LEAF,
-    "responseLogprobs": LEAF,
-    "logprobs": LEAF,
+    "temperature": FLOAT,
+    "topP": FLOAT,
+    "topK": FLOAT,
+    "maxOutputTokens": INT,
+    "seed": INT,
+    "candidateCount": INT,
+    "presencePenalty": FLOAT,
+    "frequencyPenalty": FLOAT,
+    "stopSequences": [STRING],
+    "responseLogprobs": BOOL,
+    "logprobs": INT,
     "mediaResolution": _MEDIA_RESOLUTION,
     "speechConfig": {
-        "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": LEAF}, "replicatedVoiceConfig": STRUCT},
-        "languageCode": LEAF,
+        "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": STRING}, "replicatedVoiceConfig": STRUCT},
+        "languageCode": STRING,
         "multiSpeakerVoiceConfig": STRUCT,
     },
-    "thinkingConfig": {"thinkingBudget": LEAF, "includeThoughts": LEAF, "thinkingLevel": _THINKING_LEVEL},
-    "enableAffectiveDialog": LEAF,
+    "thinkingConfig": {"thinkingBudget": INT, "includeThoughts": BOOL, "thinkingLevel": _THINKING_LEVEL},
+    "enableAffectiveDialog": BOOL,
     "translationConfig": STRUCT,
 }
 _SETUP: Schema = {
-    "model": LEAF,
+    "model": STRING,
     "generationConfig": _GENERATION_CONFIG,
     "systemInstruction": _CONTENT,
     "tools": [_TOOL],
-    "sessionResumption": {"handle": LEAF, "transparent": LEAF},
-    "contextWindowCompression": {"triggerTokens": LEAF, "slidingWindow": {"targetTokens": LEAF}},
+    "sessionResumption": {"handle": STRING, "transparent": BOOL},
+    "contextWindowCompression": {"triggerTokens": INT, "slidingWindow": {"targetTokens": INT}},
     "realtimeInputConfig": {
         "automaticActivityDetection": {
-            "disabled": LEAF,
+            "disabled": BOOL,
             "startOfSpeechSensitivity": _START_SENSITIVITY,
             "endOfSpeechSensitivity": _END_SENSITIVITY,
-            "prefixPaddingMs": LEAF,
-            "silenceDurationMs": LEAF,
+            "prefixPaddingMs": INT,
+            "silenceDurationMs": INT,
         },
         "activityHandling": _ACTIVITY_HANDLING,
         "turnCoverage": _TURN_COVERAGE,
     },
-    "inputAudioTranscription": {"languageCodes": LEAF},
-    "outputAudioTranscription": {"languageCodes": LEAF},
-    "proactivity": {"proactiveAudio": LEAF},
-    "historyConfig": {"initialHistoryInClientContent": LEAF},
-    "explicitVadSignal": LEAF,
+    "inputAudioTranscription": {"languageCodes": [STRING]},
+    "outputAudioTranscription": {"languageCodes": [STRING]},
+    "proactivity": {"proactiveAudio": BOOL},
+    "historyConfig": {"initialHistoryInClientContent": BOOL},
+    "explicitVadSignal": BOOL,
     "safetySettings": STRUCT,
     "avatarConfig": STRUCT,
     "labels": STRUCT,
 }
 CLIENT_MESSAGE: Schema = {
     "setup": _SETUP,
-    "clientContent": {"turns": [_CONTENT], "turnComplete": LEAF},
+    "clientContent": {"turns": [_CONTENT], "turnComplete": BOOL},
     "realtimeInput": {
         "mediaChunks": [_BLOB],
         "audio": _BLOB,
         "video": _BLOB,
-        "text": LEAF,
+        "text": STRING,
         "activityStart": {},
         "activityEnd": {},
-        "audioStreamEnd": LEAF,
+        "audioStreamEnd": BOOL,
     },
     "toolResponse": {"functionResponses": [_FUNCTION_RESPONSE]},
     "contextUpdate": {"systemInstruction": _CONTENT, "tools": {"tools": [_TOOL]}},
@@ -294,6 +298,11 @@ class _Reader:
     def value(self, value: Any, spec: Any, path: str) -> Any:
         if spec in (LEAF, STRUCT):
             return value
+        if isinstance(spec, str) and spec in _SCALARS:
+            read = _SCALARS[spec](value)
+            if read is None:
+                raise ClientMessageError(invalid_value(path, spec, _quoted(value)))
+            return read
         if spec == BYTES:
             decoded = decode_base64(value) if isinstance(value, str) else None
             if decoded is None:
@@ -318,6 +327,47 @@ class _Reader:
 
 
 def _quoted(value: Any) -> str:
-    """The offending value as the parser quotes it (JSON text; the close reason is cut at 123 bytes)."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    return '"' + text[:200] + '"'
+    """The offending value as the parser shows it: a string quoted, anything else as JSON (the close reason
+    is cut at 123 bytes anyway)."""
+    if isinstance(value, str):
+        return '"' + value[:200] + '"'
+    return json.dumps(value)[:200]
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    """proto3 JSON integers: a number without a fraction, or the same as a decimal string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
+    return None
+
+
+def _float(value: Any) -> float | None:
+    """proto3 JSON floats: a number, or a numeric string ("1.5", "NaN", "Infinity")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip() == value and value else None
+        except ValueError:
+            return None
+    return None
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
+_SCALARS: dict[str, Any] = {STRING: _string, BOOL: _bool, INT: _int, FLOAT: _float}

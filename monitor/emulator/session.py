@@ -84,6 +84,9 @@ class Session:
                     await self.wire.close(1007, "Invalid JSON payload received. Unexpected token.")
                 except ClientMessageError as error:
                     await self.wire.close(1007, error.reason)
+                except Exception:  # noqa: BLE001 - an emulator bug reading a frame becomes a close, not a hang
+                    _log.exception("emulator failed to read a client frame")
+                    await self.wire.close(1011, REASONS["internal"])
             if self.wire.ended.is_set():
                 break
 
@@ -196,5 +199,12 @@ class Session:
                 interruption=interruption,
             )
 
-        dialogue = Dialogue(wire=self.wire, caps=caps, setup=self.setup, inbox=self.inbox, make_reply=reply)
+        dialogue = Dialogue(
+            wire=self.wire,
+            caps=caps,
+            setup=self.setup,
+            inbox=self.inbox,
+            make_reply=reply,
+            vertex=self.endpoint.api is Api.VERTEX,
+        )
         await dialogue.run()

@@ -3,9 +3,10 @@
 What the service documents (`AutomaticActivityDetection` in the Live API reference and google-genai's
 `types.py`): speech starts an utterance once `prefixPaddingMs` of it has been detected; `silenceDurationMs` of
 non-speech ends it; `startOfSpeechSensitivity` / `endOfSpeechSensitivity` (HIGH or LOW; unspecified means HIGH
-on the Gemini API) make the start and the end more or less likely. The service publishes no numbers for its
-detector nor defaults for the two durations; the emulator's are inferences chosen so that a spoken sentence
-with ordinary pauses is one utterance and a continuous microphone's silence ends it (see docs/emulator.md).
+on the Gemini API, LOW on Vertex AI) make the start and the end more or less likely. The service publishes
+no numbers for its detector nor defaults for the two durations; the emulator's are inferences chosen so that
+a spoken sentence with ordinary pauses is one utterance and a continuous microphone's silence ends it (see
+docs/emulator.md).
 
 The detector works on 10 ms frames of RMS energy in dBFS. A frame is speech when it is at least the start
 threshold; inside an utterance a frame is non-speech when it is under the end threshold.
@@ -42,17 +43,22 @@ class VadSettings:
     end_db: float = _END_DB["END_SENSITIVITY_HIGH"]
 
     @classmethod
-    def from_setup(cls, detection: dict[str, Any]) -> VadSettings:
-        """From `realtimeInputConfig.automaticActivityDetection` (normalised: camelCase, enums by name)."""
+    def from_setup(cls, detection: dict[str, Any], *, vertex: bool = False) -> VadSettings:
+        """From `realtimeInputConfig.automaticActivityDetection` (normalised: camelCase, enums by name).
+        Unspecified sensitivities are HIGH on the Gemini API and LOW on Vertex AI (google-genai's
+        `StartSensitivity`/`EndSensitivity` docstrings)."""
+        default = "LOW" if vertex else "HIGH"
         return cls(
             prefix_padding_ms=_milliseconds(detection.get("prefixPaddingMs"), DEFAULT_PREFIX_PADDING_MS),
             silence_duration_ms=_milliseconds(
                 detection.get("silenceDurationMs"), DEFAULT_SILENCE_DURATION_MS
             ),
             start_db=_START_DB.get(
-                str(detection.get("startOfSpeechSensitivity")), _START_DB["START_SENSITIVITY_HIGH"]
+                str(detection.get("startOfSpeechSensitivity")), _START_DB[f"START_SENSITIVITY_{default}"]
             ),
-            end_db=_END_DB.get(str(detection.get("endOfSpeechSensitivity")), _END_DB["END_SENSITIVITY_HIGH"]),
+            end_db=_END_DB.get(
+                str(detection.get("endOfSpeechSensitivity")), _END_DB[f"END_SENSITIVITY_{default}"]
+            ),
         )
 
 

@@ -218,3 +218,60 @@ async def test_enum_numbers_change_behaviour(emulator_with: EmulatorFactory) -> 
         await client.send({"realtimeInput": {"activityStart": {}}})
         await client.until("turnComplete")
     assert "serverContent.interrupted" not in client.seen.kinds()
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (
+            {"clientContent": {"turns": [], "turnComplete": "yes"}},
+            "Invalid value at 'client_content.turn_complete' (TYPE_BOOL), \"yes\"",
+        ),
+        ({"realtimeInput": {"text": 5}}, "Invalid value at 'realtime_input.text' (TYPE_STRING), 5"),
+        (
+            {"setup": {"generationConfig": {"temperature": "hot"}}},
+            "Invalid value at 'setup.generation_config.temperature' (TYPE_FLOAT), \"hot\"",
+        ),
+        (
+            {"setup": {"realtimeInputConfig": {"automaticActivityDetection": {"silenceDurationMs": 1.5}}}},
+            "Invalid value at 'setup.realtime_input_config.automatic_activity_detection."
+            "silence_duration_ms' (TYPE_INT32), 1.5",
+        ),
+    ],
+)
+def test_scalar_fields_are_typed(message: dict[str, Any], reason: str) -> None:
+    """proto3 JSON: a string where a bool is due, a number where a string is due, are refused."""
+    with pytest.raises(ClientMessageError) as caught:
+        normalise(message)
+    assert caught.value.reason == reason
+
+
+def test_scalar_spellings_proto3_json_allows() -> None:
+    """int64/int32 as decimal strings, floats as strings or integers: read as numbers."""
+    message = normalise(
+        {
+            "setup": {
+                "generationConfig": {"temperature": "0.5", "maxOutputTokens": "256", "topP": 1},
+                "contextWindowCompression": {
+                    "triggerTokens": "25600",
+                    "slidingWindow": {"targetTokens": 12800.0},
+                },
+            }
+        }
+    )
+    generation = message["setup"]["generationConfig"]
+    assert (generation["temperature"], generation["maxOutputTokens"], generation["topP"]) == (0.5, 256, 1.0)
+    compression = message["setup"]["contextWindowCompression"]
+    assert (compression["triggerTokens"], compression["slidingWindow"]["targetTokens"]) == (25600, 12800)
+
+
+async def test_mistyped_field_closes_1007_over_the_socket(emulator: RunningEmulator) -> None:
+    async with connect(emulator.url) as client:
+        await client.send(setup())
+        await client.receive()
+        await client.send({"client_content": {"turns": [{"role": "user", "parts": [{"text": ["a"]}]}]}})
+        seen = await client.until_end()
+    assert (seen.close_code, seen.close_reason) == (
+        1007,
+        "Invalid value at 'client_content.turns[0].parts[0].text' (TYPE_STRING), [\"a\"]",
+    )

@@ -43,6 +43,20 @@ def test_defaults_from_an_empty_setup() -> None:
     assert settings == VadSettings()
 
 
+def test_unspecified_sensitivities_are_high_on_gemini_and_low_on_vertex() -> None:
+    gemini, vertex = VadSettings.from_setup({}), VadSettings.from_setup({}, vertex=True)
+    assert gemini == VadSettings.from_setup(
+        {
+            "startOfSpeechSensitivity": "START_SENSITIVITY_HIGH",
+            "endOfSpeechSensitivity": "END_SENSITIVITY_HIGH",
+        }
+    )
+    assert vertex == VadSettings.from_setup(
+        {"startOfSpeechSensitivity": "START_SENSITIVITY_LOW", "endOfSpeechSensitivity": "END_SENSITIVITY_LOW"}
+    )
+    assert gemini != vertex
+
+
 def test_speech_then_trailing_silence_is_one_utterance_with_offsets() -> None:
     """0.5 s silence, 1 s speech, then silence that keeps coming: START at 0.5 s, END at 1.5 s."""
     detector = VoiceDetector(VadSettings())
