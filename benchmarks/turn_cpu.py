@@ -6,8 +6,8 @@ The server is the emulator in its own process (`live-monitor emulator --scenario
 once over ws and once over wss (`--tls-self-signed`), so its CPU is not charged to either client. Each client
 runs as a child process doing turns one after another, one session per turn (connect, setup, one turn,
 close), as `live-monitor probe -n` does:
-- probe: `live-monitor probe --model M --probe text|audio -n K --url ws(s)://.../BidiGenerateContent --no-pace
-  --json`;
+- probe: `live-monitor probe --model M --probe text|audio -n K --url ws(s)://.../BidiGenerateContent
+  --no-pace` (its results table printed at the end);
 - sdk: this file with `--sdk`, `client.aio.live.connect(...)` with the probe's setup (same modalities, voice,
   transcriptions, tools, manual activity), `send_client_content` for text; for audio `activity_start`, the
   probe's spoken prompt as 100 ms `send_realtime_input(audio=Blob(...))` chunks (unpaced), `activity_end`;
@@ -75,7 +75,7 @@ def _run(command: list[str], env: dict[str, str]) -> float:
 def _probe_command(kind: str, turns: int, url: str) -> list[str]:
     return [
         sys.executable, "-m", "monitor", "probe", "--model", MODEL, "--probe", kind, "-n", str(turns),
-        "--url", url, "--no-pace", "--json",
+        "--url", url, "--no-pace",
     ]  # fmt: skip
 
 
