@@ -22,15 +22,17 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     TTSAudioRawFrame,
     TTSTextFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
+from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiVADParams
 from pipecat.workers.runner import WorkerRunner
 
-from tests.conformance.audio import microphone
+from tests.conformance.audio import chunks, microphone, speech
 from tests.conformance.conftest import LiveStack, StackFactory, scenario
 from tests.conformance.frames import decoded
 from tests.conformance.proxy import Changes
@@ -84,11 +86,12 @@ class Tap(FrameProcessor):
 
 @asynccontextmanager
 async def pipeline(
-    stack: LiveStack, model: str, *, rate: int = 16_000
+    stack: LiveStack, model: str, *, rate: int = 16_000, vad: GeminiVADParams | None = None
 ) -> AsyncIterator[tuple[PipelineWorker, Bot]]:
+    settings = GeminiLiveLLMService.Settings(model=f"models/{model}", system_instruction="Be brief.", vad=vad)
     service = GeminiLiveLLMService(
         api_key="conformance-key",
-        settings=GeminiLiveLLMService.Settings(model=f"models/{model}", system_instruction="Be brief."),
+        settings=settings,
         http_options=types.HttpOptions(base_url=stack.base_url, api_version="v1beta"),
     )
     bot = Bot()
@@ -262,3 +265,33 @@ async def test_1011_storm_ends_in_one_error_frame_after_three_failures(live_stac
         assert len(bot.errors) == 1
         assert "Max consecutive failures (3) reached" in bot.errors[0].error
         assert [c.server_close for c in stack.connections] == [(1011, "Internal error encountered.")] * 3
+
+
+async def test_locally_driven_turn_with_server_detection_off(live_stack: StackFactory) -> None:
+    """vad=GeminiVADParams(disabled=True), turns from the app's own detector: UserStartedSpeakingFrame ->
+    activityStart plus the buffered onset, speech, UserStoppedSpeakingFrame -> activityEnd; 3.1 answers."""
+    async with (
+        live_stack() as stack,
+        pipeline(stack, "gemini-3.1-flash-live-preview", vad=GeminiVADParams(disabled=True)) as (worker, bot),
+    ):
+        await worker.queue_frame(LLMContextFrame(LLMContext(messages=[])))
+        await stack.until(
+            lambda: bool(stack.connections and stack.connections[0].received()), "no setupComplete"
+        )
+        await asyncio.sleep(0.5)  # the user starts talking a moment after the call connects
+        frames = chunks(speech(), 640)  # 20 ms at 16 kHz
+        await worker.queue_frame(InputAudioRawFrame(audio=frames[0], sample_rate=16_000, num_channels=1))
+        await worker.queue_frame(UserStartedSpeakingFrame())
+        for frame in frames[1:]:
+            await worker.queue_frame(InputAudioRawFrame(audio=frame, sample_rate=16_000, num_channels=1))
+        await worker.queue_frame(UserStoppedSpeakingFrame())
+        (reply,) = await replies(bot, 1, stack)
+        sent = [decoded(f) for f in stack.connections[0].sent()]
+    assert reply.audio
+    setup = sent[0]["setup"]
+    config = setup.get("realtimeInputConfig") or setup.get("realtime_input_config")
+    assert config == {"automatic_activity_detection": {"disabled": True}}
+    kinds = [next(iter(m["realtime_input"])) for m in sent if "realtime_input" in m]
+    assert kinds[0] == "activityStart"  # the onset frame was held back, then flushed inside the activity
+    assert kinds[-1] == "activityEnd"
+    assert set(kinds[1:-1]) == {"audio"}
