@@ -46,7 +46,7 @@ def detection_cost(rate: int, chunk: int) -> tuple[float, int]:
 
 async def answer_latency(turns: int = 20) -> list[float]:
     """Per turn: 0.5 s of speech, then 20 ms silence frames until the answer's first audio arrives."""
-    speech = _speech_pattern(16_000, 1)[: 16_000]  # 0.5 s voiced
+    speech = _speech_pattern(16_000, 1)[:16_000]  # 0.5 s voiced
     silence = bytes(640)
     frames_needed = DEFAULT_SILENCE_DURATION_MS // 20
     latencies = []
@@ -78,9 +78,10 @@ async def answer_latency(turns: int = 20) -> list[float]:
 def main() -> None:
     for rate, chunk in FORMATS:
         per_chunk, turns = detection_cost(rate, chunk)
-        print(f"detection {rate} Hz, {chunk}-byte chunks: {per_chunk:.0f} us/chunk ({turns} utterances in 60 s)")
+        print(f"detection {rate} Hz, {chunk}-byte chunks: {per_chunk:.0f} us/chunk ({turns} utterances/60 s)")
     latencies = asyncio.run(answer_latency())
-    print(f"answer after trailing silence (latency scale 0, loopback): median {statistics.median(latencies):.1f} ms")
+    median = statistics.median(latencies)
+    print(f"answer after trailing silence (latency scale 0, loopback): median {median:.1f} ms")
 
 
 if __name__ == "__main__":
