@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 from pydantic import (
@@ -290,7 +290,7 @@ class MonitorSettings(BaseSettings):
     def _cross_checks(self) -> MonitorSettings:
         problems = _reference_problems(self)
         if not problems:
-            problems = quota_problems(self)
+            problems = capacity_problems(self) or quota_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -362,6 +362,26 @@ def _reference_problems(settings: MonitorSettings) -> list[str]:
             )
         first_seen.setdefault(key, i)
     return problems
+
+
+# What one daemon (one process, one event loop, one SQLite writer) is refused beyond: probe turns per minute.
+# Measured within every target at 1,000 jobs a minute on a 2-core machine (docs/daemon.md, "Scale"); twice
+# that is where the loop's share of one core nears its limit. 10,000 models are a fleet: shard them.
+MAX_TURNS_PER_MINUTE: Final = 2000
+
+
+def capacity_problems(settings: MonitorSettings) -> list[str]:
+    """One problem if the configuration asks one daemon for more probe turns a minute than it can run."""
+    jobs = sum(len(settings.kinds_of(model)) for model in settings.models)
+    per_minute = jobs * 60.0 / settings.probes.interval
+    if per_minute <= MAX_TURNS_PER_MINUTE:
+        return []
+    return [
+        f"models: {jobs} probe jobs every {settings.probes.interval:g} s is {per_minute:,.0f} probe turns a "
+        f"minute; one daemon runs at most {MAX_TURNS_PER_MINUTE:,} (measured within its latency and CPU "
+        "targets at 1,000): split the models across daemons, each with its own store and scraped by "
+        "Prometheus (docs/deployment.md, 'Sharding'), or lengthen probes.interval"
+    ]
 
 
 def quota_problems(settings: MonitorSettings) -> list[str]:
