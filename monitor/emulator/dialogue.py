@@ -164,8 +164,12 @@ class Dialogue:
     def _interrupt(self) -> None:
         if self.answering is not None:
             self.answering.set()
-        while not self.turns.empty():  # turns not yet begun are superseded too
-            self.turns.get_nowait()
+        # Turns not yet begun are superseded too, except a NON_BLOCKING function's result, which is still
+        # owed to the conversation.
+        waiting = [self.turns.get_nowait() for _ in range(self.turns.qsize())]
+        for turn in waiting:
+            if turn.kind is TurnKind.TOOL_RESULT:
+                self.turns.put_nowait(turn)
 
     def _submit(self, turn: Turn, *, interrupt: bool) -> None:
         if interrupt:
@@ -190,9 +194,11 @@ class Dialogue:
 
 
 def _texts(content: dict[str, Any]) -> list[str]:
+    """The user's words in a clientContent; `model` turns are history (a resumed client re-syncs them)."""
     return [
         str(part["text"])
         for turn in content.get("turns") or []
+        if turn.get("role") in (None, "", "user")
         for part in turn.get("parts") or []
         if part.get("text")
     ]

@@ -318,3 +318,40 @@ async def test_new_messages_parse_as_google_genai_parses_them(emulator_with: Emu
 def _blocking_tool() -> list[dict[str, Any]]:
     declaration = {"name": "get_probe_status", "description": "d", "behavior": "BLOCKING"}
     return [{"functionDeclarations": [declaration]}]
+
+
+async def test_a_client_sent_1011_is_the_clients_close_and_the_handle_still_resumes(
+    emulator: RunningEmulator,
+) -> None:
+    """LiveKit and Pipecat close with 1011 on a normal shutdown: the session ends as any close does."""
+    async with connect(emulator.url) as client:
+        await client.send(setup("gemini-3.8-live"))
+        await client.receive()
+        await client.send(text_turn())
+        await client.until("turnComplete")
+        update = await client.until("sessionResumptionUpdate")
+        assert update is not None
+        await client.ws.close(code=1011, message=b"")
+    handle = update["sessionResumptionUpdate"]["newHandle"]
+    async with connect(emulator.url) as client:
+        await client.send(setup("gemini-3.8-live", sessionResumption={"handle": handle}))
+        assert await client.receive() == {"setupComplete": {}}
+        await client.send(text_turn())
+        assert await client.until("turnComplete") is not None
+
+
+async def test_model_history_in_client_content_does_not_call_functions(emulator: RunningEmulator) -> None:
+    """A history re-sync naming a function in a `model` turn is context, not a request to call it."""
+    history = {
+        "clientContent": {
+            "turns": [{"role": "model", "parts": [{"text": "I called get_probe_status earlier."}]}],
+            "turnComplete": False,
+        }
+    }
+    async with connect(emulator.url) as client:
+        await client.send(setup("gemini-3.8-live"))
+        await client.receive()
+        await client.send(history)
+        await client.send(text_turn("How are you?"))
+        await client.until("turnComplete")
+    assert "toolCall" not in client.seen.kinds()

@@ -275,3 +275,21 @@ async def test_mistyped_field_closes_1007_over_the_socket(emulator: RunningEmula
         1007,
         "Invalid value at 'client_content.turns[0].parts[0].text' (TYPE_STRING), [\"a\"]",
     )
+
+
+async def test_a_pending_result_survives_an_interruption(emulator_with: EmulatorFactory) -> None:
+    """A WHEN_IDLE result waiting behind the answer is still answered after the user interrupts it."""
+    slow = {"latency": {"first_response": [0, 0], "chunk_gap": [30, 30], "tool_call": [0, 0]}}
+    async with (
+        emulator_with(latency_scale=1.0, models={"gemini-3.8-live": slow}) as emulator,
+        connect(emulator.url) as client,
+    ):
+        call = await _tool_turn(client, "gemini-3.8-live")
+        await client.until("modelTurn")
+        await client.send({"toolResponse": {"functionResponses": [{"id": call["id"], "response": {}}]}})
+        await client.send({"realtimeInput": {"text": "and the weather?"}})
+        assert await client.until("interrupted") is not None
+        assert await client.until("generationComplete") is not None
+        assert await client.until("generationComplete") is not None
+    after = client.seen.kinds()[client.seen.kinds().index("serverContent.interrupted") :]
+    assert after.count("serverContent.generationComplete") == 2, "the result's answer and the new question's"
