@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from monitor.emulator import ScenarioError, load_scenario, scenario_names
-from monitor.emulator.scenarios import Fault, Window
+from monitor.emulator.scenarios import Fault, Scenario, Window
+from monitor.emulator.state import apply_overrides
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted((ROOT / "config" / "scenarios").glob("*.yaml"))
@@ -159,3 +160,24 @@ def test_seed_replay_encodes_both_incidents() -> None:
     assert mid_call.models == ["gemini-3.1-flash-live-preview"]
     assert (mid_call.sessions, mid_call.handle_before) == ("fresh", True)
     assert all("gemini-2.5-flash-native-audio-preview-09-2025" not in f.models for f in scenario.faults)
+
+
+def test_model_rule_overrides_apply() -> None:
+    """A scenario can give gemini-3.8-live back its thinking config or make its calls BLOCKING by default."""
+    overrides = {
+        "thinking_config": True,
+        "default_function_behavior": "BLOCKING",
+        "proactive_audio_always": False,
+    }
+    table = apply_overrides(Scenario.model_validate({"name": "t", "models": {"gemini-3.8-live": overrides}}))
+    caps = table["gemini-3.8-live"]
+    assert (caps.thinking_config, caps.default_function_behavior, caps.proactive_audio_always) == (
+        True,
+        "BLOCKING",
+        False,
+    )
+    assert table["gemini-3.1-flash-live-preview"].client_content is True, "today's 3.1 by default"
+    with pytest.raises(ValueError, match="default_function_behavior"):
+        Scenario.model_validate(
+            {"name": "t", "models": {"gemini-3.8-live": {"default_function_behavior": "X"}}}
+        )
