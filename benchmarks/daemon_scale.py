@@ -42,16 +42,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.scheduler_load import (
     MODELS,
-    RecordingMetrics,
     _emulators,
     load_jobs,
     machine,
     make_scheduler,
+    oversleep,
     percentile,
 )
-from monitor.daemon.metrics import ModelInfo
+from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.log import configure_logging
 from monitor.probe.outcome import ProbeKind
+from monitor.probe.record import ProbeResult
 from monitor.store.records import Store
 from monitor.web.app import build_app
 
@@ -59,6 +60,24 @@ PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
+
+
+class CountingMetrics(ProbeMetrics):
+    """ProbeMetrics that also keeps every raw schedule lag and counts outcomes (it keeps no results: a
+    daemon holds none, and thousands of records alive would make the collector's passes the benchmark's)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__(registry)
+        self.lags: list[float] = []
+        self.outcomes: dict[str, int] = {}
+
+    def observe_schedule_lag(self, seconds: float) -> None:
+        self.lags.append(seconds)
+        super().observe_schedule_lag(seconds)
+
+    def observe(self, result: ProbeResult) -> None:
+        self.outcomes[result.outcome.value] = self.outcomes.get(result.outcome.value, 0) + 1
+        super().observe(result)
 
 
 def _scraper(base: str, scrape_interval: float, seconds: float, results: Any) -> None:
@@ -95,7 +114,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         store = Store(Path(scratch) / "records.db")
         registry = CollectorRegistry()
-        metrics = RecordingMetrics(registry)
+        metrics = CountingMetrics(registry)
         jobs = load_jobs(url, args.jobs)
         for endpoint in sorted({job.target.endpoint for job in jobs}):
             models = [ModelInfo(model, "gemini-2.5", model.endswith("-latest")) for model in MODELS]
@@ -123,6 +142,19 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             await asyncio.sleep(args.interval)  # every job has run once; the store holds a turn per job
             metrics.lags.clear()
             busy.clear()
+            pauses: list[float] = []
+            started_gc = [0.0]
+
+            def gc_watch(phase: str, info: dict[str, int]) -> None:
+                if phase == "start":
+                    started_gc[0] = time.perf_counter()
+                else:
+                    pauses.append(time.perf_counter() - started_gc[0])
+
+            gc.callbacks.append(gc_watch)
+            late: list[float] = []
+            stop_sampling = asyncio.Event()
+            sampler = asyncio.create_task(oversleep(late, stop_sampling))
             context = mp.get_context("spawn")
             results = context.Queue()
             measured = args.duration - args.interval
@@ -139,6 +171,9 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             cpu_share = (time.process_time() - cpu) / (time.monotonic() - wall)
             metrics_times, page_times, sizes = await asyncio.to_thread(results.get)
             await asyncio.to_thread(child.join)
+            gc.callbacks.remove(gc_watch)
+            stop_sampling.set()
+            await sampler
             body = await metrics.exposition.body()
             series = sum(1 for line in b"".join(body.chunks).splitlines() if not line.startswith(b"#"))
             done.set()
@@ -146,13 +181,11 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             await scheduler.stop(grace=10)
         await runner.cleanup()
         store.close()
-    probes = len(metrics.results)
-    outcomes: dict[str, int] = {}
-    for result in metrics.results:
-        outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1
     return {
-        "probes": probes,
-        "outcomes": outcomes,
+        "probes": sum(metrics.outcomes.values()),
+        "outcomes": metrics.outcomes,
+        "gc_pauses": pauses,
+        "oversleep": late,
         "lag": metrics.lags,
         "cpu_share": cpu_share,
         "rss_mb": rss,
@@ -210,6 +243,12 @@ def main() -> int:
     print(
         f"status page: {len(pages)} loads, median {statistics.median(pages) * 1e3:.0f} ms, "
         f"max {max(pages) * 1e3:.0f} ms"
+    )
+    pauses, late = result["gc_pauses"], result["oversleep"]
+    print(
+        f"garbage collector: {len(pauses)} runs, longest {max(pauses, default=0) * 1e3:.1f} ms; a plain "
+        f"asyncio.sleep(0.05) on the loop woke late by p50 {percentile(late, 50) * 1e3:.1f} ms, p99 "
+        f"{percentile(late, 99) * 1e3:.1f} ms (the machine's and the loop's share of any lag)"
     )
     print(
         f"schedule lag p50 {percentile(lag, 50) * 1e3:.1f} ms, p99 {percentile(lag, 99) * 1e3:.1f} ms "

@@ -37,6 +37,7 @@ __all__ = [
     "audio_chunk",
     "client_content_text",
     "default_setup_payload",
+    "default_setup_view",
     "model_resource",
     "parse_server_frame",
     "realtime_text",
@@ -136,8 +137,8 @@ def default_setup_payload(model: str = "") -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_default(model: str) -> Mapping[str, Any]:
-    """The default payload per model, built once (setup_message copies its top level, never mutates it)."""
+def default_setup_view(model: str = "") -> Mapping[str, Any]:
+    """The default payload for `model`, built once and shared: read it, never change it (copy it for that)."""
     return default_setup_payload(model)
 
 
@@ -159,7 +160,7 @@ def setup_message(
     """`{"setup": ...}`: the user's payload unchanged except the model (and the handle when resuming)."""
     # A shallow copy: only top-level keys change below, and the message is serialised, never mutated (a deep
     # copy of the payload per session was the probe's largest cost after the socket).
-    body = dict(payload if payload is not None else _cached_default(model))
+    body = dict(payload if payload is not None else default_setup_view(model))
     body.pop("model", None)
     if handle:
         body.pop("session_resumption", None)

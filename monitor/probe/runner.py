@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import aiohttp
+import msgspec
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.live import messages as wire
@@ -41,6 +42,7 @@ __all__ = ["endpoint_of", "longest_run", "run_probe"]
 
 _log = logging.getLogger(__name__)
 # Mechanisms that say nothing about the provider: no recovery attempt is made after them.
+_ENCODER = msgspec.json.Encoder()
 _OWN_FAULTS = frozenset({Mechanism.BUG})
 # Our credentials or our quota: an immediate second session cannot heal a bad key and burns quota (the
 # reconnect storms real clients have caused), so no recovery attempt either.
@@ -128,7 +130,7 @@ async def run_probe(
 
 def _within_record_limit(result: ProbeResult, limit: int) -> ProbeResult:
     """`result` with messages cut from the middle of its list until its JSON record fits in `limit` bytes."""
-    while len(result.messages) > 2 and len(json.dumps(result.to_record()).encode()) > limit:
+    while len(result.messages) > 2 and _record_bytes(result, limit) > limit:
         messages = [entry for entry in result.messages if entry[0] != DROPPED_KIND]
         keep = max(1, len(messages) // 4)
         cut = messages[keep:-keep]
@@ -137,6 +139,19 @@ def _within_record_limit(result: ProbeResult, limit: int) -> ProbeResult:
         kept = (*messages[:keep], (DROPPED_KIND, cut[0][1]), *messages[-keep:])
         result = replace(result, messages=kept, messages_dropped=result.messages_dropped + len(cut))
     return result
+
+
+def _record_bytes(result: ProbeResult, limit: int) -> int:
+    """The size of the record's JSON as the store writes it (json.dumps), computed only when it could matter.
+
+    msgspec's compact encoding is a lower bound and at most 6x smaller (every character escaped as \\uXXXX
+    at worst), so a record whose compact form is under a sixth of the limit fits without the slow encoding
+    (the common case: a few kB against a limit of hundreds).
+    """
+    compact = len(_ENCODER.encode(result.to_record()))
+    if compact * 6 <= limit:
+        return compact
+    return len(json.dumps(result.to_record()).encode())
 
 
 async def _recover(http: aiohttp.ClientSession, target: ProbeTarget, clock: Clock, handle: str) -> Recovery:
@@ -250,7 +265,8 @@ def _result(  # noqa: PLR0917 - private assembly of the record from the run's pa
         cause=cause,
         code=code,
         phase=phase,
-        close_reason=ending.reason if ending is not None and ending.initiator == "server" else "",
+        # The server's exact text (at most 123 bytes), with any control character made visible.
+        close_reason=safe_text(ending.reason) if ending is not None and ending.initiator == "server" else "",
         close_initiator=ending.initiator if ending is not None else "",
         timings=timings,
         messages=tuple((kind_, at - origin) for kind_, at in trace.messages),
