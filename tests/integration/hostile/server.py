@@ -116,6 +116,12 @@ async def bad_close_reason(ws: web.WebSocketResponse, request: web.Request) -> N
     await ws.close(code=1011, message=b"\xff\xfe internal")
 
 
+async def ansi_close_reason(ws: web.WebSocketResponse, request: web.Request) -> None:
+    """A 1011 whose reason carries ANSI escapes and a newline (valid UTF-8, still not for a terminal)."""
+    await _ready(ws)
+    await ws.close(code=1011, message=b"\x1b[2J\x1b[31mInternal error encountered.\n# owned")
+
+
 def _deep(levels: int) -> str:
     return '{"serverContent":' + "[" * levels + "]" * levels + "}"
 
@@ -151,6 +157,7 @@ MODES: Final[dict[str, Script]] = {
     "huge_go_away": _only('{"goAway":{"timeLeft":"' + "9" * 5000 + 's"}}'),
     "silent_after_upgrade": silent_after_upgrade,
     "bad_close_reason": bad_close_reason,
+    "ansi_close_reason": ansi_close_reason,
 }
 
 

@@ -279,6 +279,14 @@ class TestHostileKeys:
             "sessionResumptionUpdate", "k0", "k1", "k2", "k3", "more_keys~9996",
         ]  # fmt: skip
 
+    async def test_control_characters_in_a_close_reason_are_made_visible(
+        self, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A 1011 reason with ESC and a newline: still classified by its text, the controls escaped."""
+        result = await hostile("ansi_close_reason", http, neighbour, caplog)
+        assert (result.outcome, result.cause, result.code) == (Outcome.SERVER_CLOSE, Cause.INTERNAL, 1011)
+        assert result.close_reason == "\\x1b[2J\\x1b[31mInternal error encountered.\\x0a# owned"
+
 
 class TestHostileNumbersAndNesting:
     @pytest.mark.parametrize(
