@@ -141,3 +141,28 @@ class TestBoundedTrace:
         assert trace.audio == [chunk]
         assert (trace.audio_kept_bytes, trace.audio_dropped_bytes) == (300, 600)
         assert trace.dropped_mimes == {"audio/pcm;rate=24000", "audio/pcm;rate=8000"}
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=20), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["setupComplete", "goAway", "usageMetadata"]) | st.text(), _JSON, max_size=6
+    )
+)
+def test_any_frame_is_a_message_with_safe_kinds_or_a_protocol_error(frame: dict[str, object]) -> None:
+    """Arbitrary keys (surrogates, controls) and values (huge, non-finite): never another exception type."""
+    try:
+        message = wire.parse_server_frame(json.dumps(frame))
+    except ProtocolError as error:
+        str(error).encode("utf-8")  # the detail is storable
+        return
+    for kind in message.kinds:
+        assert re.fullmatch(r"[A-Za-z0-9_.~]{1,60}", kind), kind
