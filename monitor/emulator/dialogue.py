@@ -135,13 +135,16 @@ class Dialogue:
     async def _apply(self, activity: Activity) -> None:
         if activity.starts_activity and self.activity_interrupts:
             self._interrupt()
-        for edge in activity.edges:
+        for event in activity.events:
+            if isinstance(event, Turn):
+                self._submit(event, interrupt=False)
+                continue
+            heard_speech = event.type == "ACTIVITY_START" and not self.utterances.manual
+            if heard_speech and self.activity_interrupts:
+                self._interrupt()  # barge-in: the detector heard the user start speaking
             if self.caps.voice_activity:
-                await self.wire.send(
-                    {"voiceActivity": {"type": edge.type, "audioOffset": audio_offset(edge.offset)}}
-                )
-        if activity.turn is not None:
-            self._submit(activity.turn, interrupt=False)
+                offset = audio_offset(event.offset)
+                await self.wire.send({"voiceActivity": {"type": event.type, "audioOffset": offset}})
 
     async def _tool_response(self, response: dict[str, Any]) -> None:
         answers = response.get("functionResponses") or []

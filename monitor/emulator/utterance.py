@@ -35,11 +35,18 @@ _MAX_TEXTS: Final = 1000  # realtimeInput.text pieces kept inside one activity
 
 @dataclass(frozen=True, slots=True)
 class Activity:
-    """What an input caused: an utterance edge, a completed turn, or both (in that order)."""
+    """What an input caused, in order: utterance edges and completed turns (a long chunk may hold several)."""
 
-    edges: tuple[Edge, ...] = ()
-    turn: Turn | None = None
-    starts_activity: bool = False  # the input is user activity (it may interrupt an answer)
+    events: tuple[Edge | Turn, ...] = ()
+    starts_activity: bool = False  # the input itself is user activity (it may interrupt an answer)
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        return tuple(event for event in self.events if isinstance(event, Edge))
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        return tuple(event for event in self.events if isinstance(event, Turn))
 
 
 class _Kept:
@@ -101,17 +108,17 @@ class Utterances:
         self.in_activity = False
         if self._heard_audio:
             edge = Edge("ACTIVITY_END", self.stream_seconds)
-            return Activity(edges=(edge,), turn=self._audio_turn(self._kept.seconds))
+            return Activity(events=(edge, self._audio_turn(self._kept.seconds)))
         text = " ".join(self._texts)
         self._texts = []
-        return Activity(turn=Turn(TurnKind.TEXT, text) if text else None)
+        return Activity(events=(Turn(TurnKind.TEXT, text),) if text else ())
 
     def text(self, text: str) -> Activity:
         if self.manual and self.in_activity:
             if len(self._texts) < _MAX_TEXTS:
                 self._texts.append(text)
             return Activity()
-        return Activity(turn=Turn(TurnKind.TEXT, text), starts_activity=True)
+        return Activity(events=(Turn(TurnKind.TEXT, text),), starts_activity=True)
 
     def audio(self, blob: dict[str, Any]) -> Activity:
         """One `realtimeInput.audio` (normalised: `data` decoded); UnsupportedAudioError if refused."""
@@ -131,26 +138,26 @@ class Utterances:
             if self._heard_audio:
                 return Activity()
             self._heard_audio = True
-            return Activity(edges=(Edge("ACTIVITY_START", start),))
+            return Activity(events=(Edge("ACTIVITY_START", start),))
         if not audio_format.pcm:
             self._opaque = True
             if self._heard_audio:
                 return Activity()
             self._heard_audio = True
-            return Activity(edges=(Edge("ACTIVITY_START", start),), starts_activity=True)
+            return Activity(events=(Edge("ACTIVITY_START", start),), starts_activity=True)
         pcm = self._to_16k(data)
         self._kept.add(pcm, seconds)
         edges = self.detector.feed(np.frombuffer(pcm, dtype="<i2").astype(np.float64))
-        turn = None
+        events: list[Edge | Turn] = []
         for edge in edges:
+            events.append(edge)
             if edge.type == "ACTIVITY_START":
                 self._utterance_start = edge.offset
             else:
-                turn = self._audio_turn(edge.offset - self._utterance_start)
+                events.append(self._audio_turn(edge.offset - self._utterance_start))
         if not edges and not self.detector.speaking:
             self._kept.trim_to_preroll()
-        started = any(edge.type == "ACTIVITY_START" for edge in edges)
-        return Activity(edges=tuple(edges), turn=turn, starts_activity=started)
+        return Activity(events=tuple(events))
 
     def stream_end(self) -> Activity:
         """`audioStreamEnd` (automatic detection), or a gap in compressed audio: the open utterance ends."""
@@ -159,11 +166,11 @@ class Utterances:
         if self.opaque_open:
             self._heard_audio = False
             edge = Edge("ACTIVITY_END", self.stream_seconds)
-            return Activity(edges=(edge,), turn=self._audio_turn(0.0))
+            return Activity(events=(edge, self._audio_turn(0.0)))
         ended = self.detector.end_of_stream()
         if ended is None:
             return Activity()
-        return Activity(edges=(ended,), turn=self._audio_turn(ended.offset - self._utterance_start))
+        return Activity(events=(ended, self._audio_turn(ended.offset - self._utterance_start)))
 
     def _to_16k(self, data: bytes) -> bytes:
         if self._resampler is None:

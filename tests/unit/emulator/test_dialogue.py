@@ -355,3 +355,22 @@ async def test_model_history_in_client_content_does_not_call_functions(emulator:
         await client.send(text_turn("How are you?"))
         await client.until("turnComplete")
     assert "toolCall" not in client.seen.kinds()
+
+
+async def test_one_long_chunk_with_two_utterances(emulator: RunningEmulator) -> None:
+    """Audio sent as one 3-second chunk (speech, pause, speech, pause) holds two utterances; the second
+    supersedes the first's answer (START_OF_ACTIVITY_INTERRUPTS), which is answered once, in full."""
+    chunk = _tone(0.5) + bytes(32_000) + _tone(0.5) + bytes(32_000)
+    async with connect(emulator.url) as client:
+        await client.send(setup("gemini-3.8-live", realtimeInputConfig=AAD))
+        await client.receive()
+        await client.send(_genai_audio(chunk))
+        assert await client.until("generationComplete") is not None
+        await client.until("turnComplete")
+        await client.until("sessionResumptionUpdate")  # the handle after the answer
+        with pytest.raises(TimeoutError):
+            await client.receive(wait=0.3)
+    edges = _voice_activity(client)
+    assert [e["type"] for e in edges] == ["ACTIVITY_START", "ACTIVITY_END"] * 2
+    assert [e["audioOffset"] for e in edges] == ["0s", "0.500s", "1.500s", "2s"]
+    assert client.seen.kinds().count("serverContent.generationComplete") == 1
