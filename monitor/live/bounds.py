@@ -37,7 +37,7 @@ def _walk(value: Any, left: int, bound: int, digits: int, depth: int) -> Any:
     if isinstance(value, dict):
         if left <= 0:
             raise ProtocolError(f"frame nested deeper than limits.json_depth {depth}")
-        if any("_" in k for k in value):
+        if "_" in "".join(value):  # JSON keys are strings; one C-level scan instead of a generator
             return {
                 _SNAKE.sub(lambda m: m.group(1).upper(), str(k)): _walk(v, left - 1, bound, digits, depth)
                 for k, v in value.items()

@@ -212,7 +212,7 @@ def _audio_check(trace: Trace) -> AudioCheck:
 
 
 def _wants_audio(target: ProbeTarget) -> bool:
-    setup = target.setup if target.setup is not None else wire.default_setup_payload()
+    setup = target.setup if target.setup is not None else wire.default_setup_view()
     config: Mapping[str, object] = setup.get("generationConfig", setup.get("generation_config")) or {}
     modalities = config.get("responseModalities", config.get("response_modalities")) or ["AUDIO"]
     return isinstance(modalities, list) and "AUDIO" in modalities
