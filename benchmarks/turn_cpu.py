@@ -1,6 +1,6 @@
 """CPU per probe turn: `live-monitor probe` against the official google-genai SDK, same server, ws and wss.
 
-    .venv/bin/python benchmarks/turn_cpu.py [--turns 40] [--repeats 3]
+    .venv/bin/python benchmarks/turn_cpu.py [--turns 150] [--repeats 3]
 
 The server is the emulator in its own process (`live-monitor emulator --scenario healthy --latency-scale 0`),
 once over ws and once over wss (`--tls-self-signed`), so its CPU is not charged to either client. Each client
@@ -14,7 +14,8 @@ close), as `live-monitor probe -n` does:
   then `receive()` until turnComplete.
 Both send the same prompt audio (the probe's shipped question, 3.8 s of 16 kHz s16le in 38 chunks), and the
 server sends both the same answer. CPU is the child's user+sys (`os.wait4`); per turn = (CPU of 1 + `--turns`
-turns - CPU of 1 turn) / `--turns`, which removes interpreter start-up and imports. Each measurement runs
+turns - CPU of 1 turn) / `--turns`, which removes interpreter start-up and imports (their run-to-run
+variation, ~0.2 s for the SDK's imports, is why the default is 150 turns). Each measurement runs
 `--repeats` times, probe and SDK interleaved (this machine is shared and noisy): the median is reported.
 
 The SDK always dials wss; for the ws row the child rewrites its URL's scheme and drops its TLS context.
@@ -152,7 +153,7 @@ def _pairs(ours: list[float], theirs: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--turns", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sdk", choices=["text", "audio"], help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
