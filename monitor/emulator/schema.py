@@ -6,21 +6,18 @@ Cannot find field.`, with the path in proto snake_case names). `normalise()` ret
 known field in camelCase, so the conversation code reads one spelling.
 
 The tree below follows google-genai 3.4.0's `_live_converters` (`*_to_mldev`) and the Live API reference.
-A leaf is any JSON value; STRUCT is a free-form object (protobuf Struct/map) whose keys are not checked;
-BYTES is a base64 string (the standard or the URL-safe alphabet, padded or not, as proto3 JSON reads it),
-returned decoded; an Enum is read by value name or number and returned as the name. A bad value closes with
-the parser's `Invalid value at '<path>' (<type>), "<value>"` wording (as the REST API words it).
+LEAF is any JSON value; STRUCT is a free-form object (protobuf Struct/map) whose keys are not checked;
+typed scalars, BYTES and enums are read as `proto3.py` says. A bad value closes with the parser's
+`Invalid value at '<path>' (<type>), "<value>"` wording (as the REST API words it).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from monitor.emulator.proto3 import BOOL, BYTES, FLOAT, INT, STRING, Enum, decode_base64, quoted, read_scalar
 from monitor.emulator.reasons import invalid_value, unknown_field
 
 __all__ = [
@@ -28,42 +25,17 @@ __all__ = [
     "GEMINI_PACKAGE",
     "VERTEX_PACKAGE",
     "ClientMessageError",
-    "Enum",
     "camel",
-    "decode_base64",
     "normalise",
     "snake",
 ]
 
 LEAF: Final = "leaf"
 STRUCT: Final = "struct"
-BYTES: Final = "bytes"
-STRING: Final = "TYPE_STRING"
-BOOL: Final = "TYPE_BOOL"
-INT: Final = "TYPE_INT32"  # int32 and int64 read alike: a JSON number or a decimal string
-FLOAT: Final = "TYPE_FLOAT"
 GEMINI_PACKAGE: Final = "google.ai.generativelanguage.v1beta"
 VERTEX_PACKAGE: Final = "google.cloud.aiplatform.v1beta1"
 
 Schema = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Enum:
-    """A protobuf enum: its type name (relative to the API's package) and its values by number."""
-
-    type_name: str
-    values: tuple[str, ...]  # index = number
-
-    def read(self, value: Any) -> str | int | None:
-        """The value's name (numbers of known values become names; proto3 keeps unknown numbers)."""
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int):
-            return self.values[value] if 0 <= value < len(self.values) else value
-        if isinstance(value, str) and value in self.values:
-            return value
-        return None
 
 
 _MODALITY = Enum("GenerationConfig.Modality", ("MODALITY_UNSPECIFIED", "TEXT", "IMAGE", "AUDIO", "VIDEO"))
@@ -244,22 +216,6 @@ def camel(name: str) -> str:
     return _UNDERSCORE.sub(lambda m: m.group(1).upper(), name)
 
 
-def decode_base64(text: str) -> bytes | None:
-    """proto3 JSON bytes: the standard or the URL-safe alphabet, padded or not; None when it is not base64."""
-    unified = text.replace("-", "+").replace("_", "/")
-    body = unified.rstrip("=")
-    padding = len(unified) - len(body)
-    if padding > 2 or (padding and len(unified) % 4) or len(body) % 4 == 1 or not _BASE64.fullmatch(body):
-        return None
-    try:
-        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*")
-
-
 def normalise(message: Any, *, package: str = GEMINI_PACKAGE) -> dict[str, Any]:
     """The message with known fields in camelCase, bytes decoded and enums as names; raises
     ClientMessageError for what the service refuses. `package` names enum types in error reasons."""
@@ -298,25 +254,23 @@ class _Reader:
     def value(self, value: Any, spec: Any, path: str) -> Any:
         if spec in (LEAF, STRUCT):
             return value
-        if isinstance(spec, str) and spec in _SCALARS:
-            read = _SCALARS[spec](value)
+        if spec in (STRING, BOOL, INT, FLOAT):
+            read = read_scalar(spec, value)
             if read is None:
-                raise ClientMessageError(invalid_value(path, spec, _quoted(value)))
+                raise ClientMessageError(invalid_value(path, spec, quoted(value)))
             return read
         if spec == BYTES:
             decoded = decode_base64(value) if isinstance(value, str) else None
             if decoded is None:
                 raise ClientMessageError(
-                    invalid_value(path, "TYPE_BYTES", f"Base64 decoding failed for {_quoted(value)}")
+                    invalid_value(path, "TYPE_BYTES", f"Base64 decoding failed for {quoted(value)}")
                 )
             return decoded
         if isinstance(spec, Enum):
             name = spec.read(value)
             if name is None:
                 raise ClientMessageError(
-                    invalid_value(
-                        path, f"type.googleapis.com/{self.package}.{spec.type_name}", _quoted(value)
-                    )
+                    invalid_value(path, f"type.googleapis.com/{self.package}.{spec.type_name}", quoted(value))
                 )
             return name
         if isinstance(spec, list):
@@ -324,50 +278,3 @@ class _Reader:
                 raise ClientMessageError("Request contains an invalid argument.")
             return [self.value(item, spec[0], f"{path}[{index}]") for index, item in enumerate(value)]
         return self.message(value, spec, path)
-
-
-def _quoted(value: Any) -> str:
-    """The offending value as the parser shows it: a string quoted, anything else as JSON (the close reason
-    is cut at 123 bytes anyway)."""
-    if isinstance(value, str):
-        return '"' + value[:200] + '"'
-    return json.dumps(value)[:200]
-
-
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _int(value: Any) -> int | None:
-    """proto3 JSON integers: a number without a fraction, or the same as a decimal string."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _INTEGER.fullmatch(value):
-        return int(value)
-    return None
-
-
-def _float(value: Any) -> float | None:
-    """proto3 JSON floats: a number, or a numeric string ("1.5", "NaN", "Infinity")."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value) if value.strip() == value and value else None
-        except ValueError:
-            return None
-    return None
-
-
-_INTEGER = re.compile(r"-?[0-9]{1,20}")
-_SCALARS: dict[str, Any] = {STRING: _string, BOOL: _bool, INT: _int, FLOAT: _float}

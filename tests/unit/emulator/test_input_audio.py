@@ -10,7 +10,8 @@ import pytest
 
 from monitor.emulator import RunningEmulator
 from monitor.emulator.audio_input import Resampler, UnsupportedAudioError, parse_input_mime
-from monitor.emulator.schema import ClientMessageError, decode_base64, normalise
+from monitor.emulator.proto3 import decode_base64
+from monitor.emulator.schema import ClientMessageError, normalise
 from tests.integration.emulator.wsclient import connect, setup
 
 PCM = bytes(range(256)) * 3  # every byte value, so both alphabets' special characters occur
