@@ -12,8 +12,8 @@ ending is recorded as client-initiated with `keepalive=True`, never as a server 
 
 Bounds (issue 13): aiohttp refuses a frame over `frame_bytes` while reading it (the ending is a protocol
 error naming the limit, as is any other WebSocket protocol violation); the queue between the reader and the
-conversation holds at most about `frame_bytes` of frames, after which the reader waits (only a flood gets
-that far ahead, so only a flood's marks are delayed); and our close handshake is cut at `close_seconds`:
+conversation holds at most about `frame_bytes` (or 256 frames), after which the reader waits (only a flood
+gets that far ahead, so only a flood's marks are delayed); and our close handshake is cut at `close_seconds`:
 aiohttp's `ws.close()` reads until the server's close frame with a per-read timeout only, so a server that
 keeps sending would hold it for ever. Cancelling it makes aiohttp drop the connection.
 """
@@ -52,6 +52,9 @@ _ENCODER = msgspec.json.Encoder()
 _CLOSE_WAIT_SECONDS = 2.0
 # aiohttp's own default frame limit (ProbeLimits.frame_bytes).
 _FRAME_BYTES = 4 * 1024 * 1024
+# Frames queued before the reader waits: the conversation parses a queued frame without a suspension, so this
+# also bounds how long a flood of tiny frames can hold the event loop (the other probes) between two yields.
+_QUEUE_FRAMES = 256
 # After a failed send, how long the reader gets to report the close frame that explains it.
 _SEND_FAILURE_GRACE_SECONDS = 0.5
 _KEY_PARAM = re.compile(r"((?:key|access_token)=)[^&\s'\"]*")
@@ -193,7 +196,7 @@ class LiveSession:
             raise item.error()  # left in place: every later call sees the same ending
         self._frames.popleft()
         self._queued -= len(item[1])
-        if self._queued <= self._frame_bytes:
+        if self._queued <= self._frame_bytes and len(self._frames) <= _QUEUE_FRAMES:
             self._drained.set()
         return item
 
@@ -235,7 +238,8 @@ class LiveSession:
                 self._frames.append((at, message.data))
                 self._queued += len(message.data)
                 self._arrived.set()
-                if self._queued > self._frame_bytes:  # a flood: wait until the conversation catches up
+                if self._queued > self._frame_bytes or len(self._frames) > _QUEUE_FRAMES:
+                    # A flood: wait until the conversation catches up.
                     self._drained.clear()
                     await self._drained.wait()
                 continue
