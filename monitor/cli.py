@@ -1,7 +1,8 @@
 """The `live-monitor` command line: parses arguments and wires components together; no logic lives here.
 
 Each sub-command has one `_<name>` function that returns the process exit code. Exit codes: 0 success,
-1 the command ran and found failures (e.g. a probe failed), 2 bad usage or bad configuration.
+1 the command ran and found failures (e.g. a probe failed), 2 bad usage or bad configuration, 141 stdout's
+reader went away (`... | head`; no traceback, as for any Unix tool ended by SIGPIPE).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ __all__ = ["main"]
 EXIT_OK = 0
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
+# What a shell reports for a tool that SIGPIPE ended (128 + 13), e.g. `yes | head -1`: the reader went away.
+EXIT_BROKEN_PIPE = 141
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -206,6 +209,8 @@ def _emulator(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(serve())
+    except BrokenPipeError:
+        raise  # stdout closed under us: main() ends quietly (an OSError, but not a listen problem)
     except OSError as error:
         print(f"live-monitor emulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -302,10 +307,30 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    """Run one command; a reader that closes stdout early (`timeline ... | head`) ends it quietly."""
+    try:
+        try:
+            args = _build_parser().parse_args(argv)
+            handler: Callable[[argparse.Namespace], int] = args.handler
+            return handler(args)
+        finally:
+            # Flush here, inside the handler below, not at interpreter exit where a closed pipe can only be
+            # reported as "Exception ignored ... BrokenPipeError".
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so what is still buffered cannot fail again when Python exits."""
+    import os  # noqa: PLC0415
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass  # stdout is not a file descriptor (an embedding caller's stream): nothing left to protect
 
 
 if __name__ == "__main__":
