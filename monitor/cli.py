@@ -137,6 +137,7 @@ def _probe(args: argparse.Namespace) -> int:
         TargetError,
         build_target,
         format_table,
+        key_hint,
         load_setup,
         run_probes,
     )
@@ -160,6 +161,9 @@ def _probe(args: argparse.Namespace) -> int:
     except TargetError as exc:
         print(f"live-monitor probe: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    hint = key_hint(args.url, target.api_key.get_secret_value(), args.model)
+    if hint:
+        print(f"live-monitor probe: warning: {hint}", file=sys.stderr)
 
     def emit(result: ProbeResult) -> None:
         if args.json:
@@ -203,7 +207,12 @@ def _emulator(args: argparse.Namespace) -> int:
                 print(f"  {label:<28} {url}")
             if running.ca_file:
                 print(f"  CA certificate               {running.ca_file}")
-            print("Any non-empty API key is accepted unless the scenario lists accepted_keys. Ctrl-C stops.")
+            print(
+                "Any non-empty API key is accepted unless the scenario lists accepted_keys; none is refused"
+            )
+            print("with close 1008, as by the real service. Probe it with, for example:")
+            print(f"  GEMINI_API_KEY=anything live-monitor probe --model gemini-3.8-live --url {running.url}")
+            print("Ctrl-C stops.")
             sys.stdout.flush()
             await stop.wait()
 
