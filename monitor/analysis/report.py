@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from monitor.analysis.timeline import (
     wire_summary,
 )
 from monitor.probe.record import ProbeResult, format_utc
+from monitor.text import markdown_code, redact_url
 
 if TYPE_CHECKING:
     from monitor.config.settings import MonitorSettings
@@ -185,7 +185,8 @@ def _wire_lines(wire: WireSummary | None) -> list[str]:
 
     def patterns(title: str, items: Sequence[Any], total: int) -> list[str]:
         lines = [f"{title} ({total} turns):", ""]
-        lines += [f"- `{p.sequence}` — {p.count}/{total}" for p in items] or ["- none"]
+        # The sequence holds message kinds the server chose: one code span that no backtick in it can close.
+        lines += [f"- {markdown_code(p.sequence)} — {p.count}/{total}" for p in items] or ["- none"]
         return [*lines, ""]
 
     lines = [
@@ -288,8 +289,8 @@ def write_atomically(path: str, write: Callable[[Path], object]) -> None:
 
 
 def _redact_url(url: str) -> str:
-    """The URL with the value of any `key=` query parameter replaced: a key never reaches a report."""
-    return re.sub(r"([?&]key=)[^&#]*", r"\1REDACTED", url)
+    """The URL with its userinfo and any credential-like query value replaced: no secret reaches a report."""
+    return redact_url(url)
 
 
 _AUTH_WORDS = {
