@@ -109,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging()
     try:
         settings = load_settings(args.config, demo=args.demo)
-        problems = [] if args.demo else settings.missing_keys()
+        problems = settings.store_problems() + ([] if args.demo else settings.missing_keys())
         try:
             onset = None if args.demo_onset is None else parse_duration(args.demo_onset)
         except ValueError as error:
@@ -305,6 +305,9 @@ def _check_config(args: argparse.Namespace) -> int:
     path, _ = resolve_config_path(args.config)
     try:
         settings = load_settings(args.config)
+        # Where `run` would keep its store must be usable here (a read-only root, a missing mount).
+        if settings.store_problems():
+            raise ConfigError(settings.store_problems())
     except ConfigError as error:
         print(f"{path}: {len(error.problems)} problem(s)")
         for problem in error.problems:

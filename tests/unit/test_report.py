@@ -15,7 +15,7 @@ CONFIG = """\
 vantage: us-west-a
 endpoints:
   - name: gemini-api
-    url: wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContent?key=AIzaSECRET123
+    url: wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContent?alt=json
     auth: query
 models:
   - id: gemini-2.5-flash-native-audio-latest
@@ -40,7 +40,7 @@ def test_report_uses_config_facts_and_never_shows_a_key(
     )
     text = render_report(timelines, co_changes, series, context)
     assert "SECRET" not in text
-    assert "key=REDACTED" in text
+    assert "?alt=json" in text  # the configured URL, as is (check-config refuses one carrying a credential)
     assert "- API version: v1alpha" in text
     assert "- Auth: API key as the ?key= query parameter" in text
     assert f"live-monitor probe --model {ALIAS} --probe text -n 10 --url wss://" in text
