@@ -10,8 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from monitor import __version__
+
+if TYPE_CHECKING:
+    from monitor.analysis.history import History
+    from monitor.analysis.timeline import SeriesTimeline
+    from monitor.config.settings import MonitorSettings
 
 __all__ = ["main"]
 
@@ -96,6 +102,40 @@ def _add_history_inputs(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--db", help="SQLite store of the daemon")
     source.add_argument("--jsonl", help="file of probe records, one JSON object per line")
     source.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
+    parser.add_argument(
+        "--baseline",
+        type=_rate,
+        metavar="RATE",
+        help="expected failure rate of a healthy model when its history does not say (default: the model's "
+        "expected_failure_rate from -c, else 0.01)",
+    )
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"{text} is not a failure rate in [0, 0.5), e.g. 0.01")
+    return value
+
+
+def _timelines(
+    history: History, settings: MonitorSettings | None, baseline: float | None
+) -> list[SeriesTimeline]:
+    """Every series' timeline with its prior: own history, else pinned siblings, else the baseline."""
+    from monitor.analysis.timeline import DEFAULT_BASELINE, build_timeline, choose_priors  # noqa: PLC0415
+
+    models = settings.models if settings else []
+    priors = choose_priors(
+        history.series,
+        history=history.priors,
+        families={m.id: (m.family, m.alias) for m in models},
+        baseline={} if baseline is not None else {m.id: m.expected_failure_rate for m in models},
+        default_baseline=DEFAULT_BASELINE if baseline is None else baseline,
+    )
+    return [build_timeline(s, prior=priors[(s.model, s.probe)]) for s in history.series]
 
 
 # --- sub-commands: each owned by the issue that builds it; wiring only ---------------------------------
@@ -232,7 +272,8 @@ def _timeline(args: argparse.Namespace) -> int:
 
     from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
     from monitor.analysis.report import render_timeline, timeline_json  # noqa: PLC0415
-    from monitor.analysis.timeline import build_timeline, cross_model  # noqa: PLC0415
+    from monitor.analysis.timeline import cross_model  # noqa: PLC0415
+    from monitor.probe.record import format_utc  # noqa: PLC0415
 
     try:
         history = gather(
@@ -242,13 +283,14 @@ def _timeline(args: argparse.Namespace) -> int:
     except HistoryError as error:
         print(f"live-monitor timeline: {error}", file=sys.stderr)
         return EXIT_USAGE
-    timelines = [build_timeline(s) for s in history.series]
+    timelines = _timelines(history, None, args.baseline)
     co_changes = cross_model(timelines, history.series)
+    made = datetime.now(UTC)
     if args.format == "json":
-        print(json.dumps({"source": history.source, **timeline_json(timelines, co_changes)}, indent=2))
+        document = timeline_json(timelines, co_changes, history.series, window=(history.start, history.end))
+        print(json.dumps({"source": history.source, "generated": format_utc(made), **document}, indent=2))
     else:
-        print(f"Source: {history.source}\n")
-        print(render_timeline(timelines, co_changes))
+        print(render_timeline(timelines, co_changes, history.series, source=history.source, made=made))
     return EXIT_OK
 
 
@@ -259,7 +301,7 @@ def _report(args: argparse.Namespace) -> int:
     from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
     from monitor.analysis.plot import write_plot  # noqa: PLC0415
     from monitor.analysis.report import build_context, render_report, write_atomically  # noqa: PLC0415
-    from monitor.analysis.timeline import build_timeline, cross_model  # noqa: PLC0415
+    from monitor.analysis.timeline import cross_model  # noqa: PLC0415
     from monitor.config.settings import ConfigError, load_settings  # noqa: PLC0415
 
     for option, path in (("--output", args.output), ("--plot", args.plot)):
@@ -279,11 +321,11 @@ def _report(args: argparse.Namespace) -> int:
     except HistoryError as error:
         print(f"live-monitor report: {error}", file=sys.stderr)
         return EXIT_USAGE
-    timelines = [build_timeline(s) for s in history.series]
+    timelines = _timelines(history, settings, args.baseline)
     co_changes = cross_model(timelines, history.series)
     context = build_context(
         source=history.source, records=history.records, series=history.series, co_changes=co_changes,
-        settings=settings,
+        settings=settings, window=(history.start, history.end), made=datetime.now(UTC),
     )  # fmt: skip
     text = render_report(timelines, co_changes, history.series, context)
     try:

@@ -20,14 +20,21 @@ import urllib.parse
 import urllib.request
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from monitor.analysis.timeline import Series, failure_class, series_from_records, series_from_turns
+from monitor.analysis.timeline import (
+    Prior,
+    Series,
+    failure_class,
+    history_prior,
+    series_from_records,
+    series_from_turns,
+)
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
 
@@ -42,6 +49,7 @@ __all__ = [
     "load_jsonl",
     "load_prometheus",
     "load_store",
+    "load_store_priors",
     "load_store_series",
     "parse_moment",
     "select_model",
@@ -51,6 +59,10 @@ _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Prometheus refuses a range query of more than 11,000 points per series.
 _MAX_POINTS = 11_000
+# How far before --since the timeline looks for a series' earlier regime (its prior), and at most how many
+# of those turns it segments: a day at 2 turns a minute, a bounded cost for any store.
+PRIOR_LOOKBACK = timedelta(days=1)
+PRIOR_TURNS = 3000
 
 
 class HistoryError(Exception):
@@ -162,6 +174,40 @@ def load_store_series(
     if not series:
         raise HistoryError(f"--db {path}: no probe records{_window(since, until)}")
     return series
+
+
+def load_store_priors(path: str, series: Sequence[Series], since: datetime) -> dict[tuple[str, str], Prior]:
+    """Each series' prior from its own turns in the day before `since` (see `history_prior`)."""
+    from monitor.probe.outcome import ProbeKind  # noqa: PLC0415
+
+    store = _open_store(path, None)
+    priors: dict[tuple[str, str], Prior] = {}
+    try:
+        for s in series:
+            turns = store.turn_columns(
+                model=s.model, probe=ProbeKind(s.probe), since=since - PRIOR_LOOKBACK, until=since
+            )
+            prior = history_prior(series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]))
+            if prior is not None:
+                priors[(s.model, s.probe)] = prior
+    finally:
+        store.close()
+    return priors
+
+
+def _record_priors(records: Sequence[ProbeResult], since: datetime) -> dict[tuple[str, str], Prior]:
+    """Each series' prior from the records in the day before `since`."""
+    earlier = [r for r in records if since - PRIOR_LOOKBACK <= r.started_at < since]
+    priors = {}
+    for s in series_from_records(earlier):
+        prior = history_prior(
+            Series(
+                s.model, s.probe, s.times[-PRIOR_TURNS:], s.trials[-PRIOR_TURNS:], s.failures[-PRIOR_TURNS:]
+            )
+        )
+        if prior is not None:
+            priors[(s.model, s.probe)] = prior
+    return priors
 
 
 class StoredRecords:
@@ -345,6 +391,10 @@ class History:
     series: list[Series]
     records: list[ProbeResult] | StoredRecords | None
     source: str
+    start: datetime | None = None  # the window asked for (None: unbounded)
+    end: datetime | None = None
+    # Priors from the series' own turns before the window (store and JSONL with --since only).
+    priors: dict[tuple[str, str], Prior] = field(default_factory=dict)
 
 
 def gather(
@@ -368,14 +418,26 @@ def gather(
         end = end or now
         series = load_prometheus(prometheus, model=model, since=start, until=end, step=step)
         return History(
-            series, None, f"Prometheus {prometheus} (resolution: {series[0].resolution:g} s steps)"
+            series,
+            None,
+            f"Prometheus {prometheus} (resolution: {series[0].resolution:g} s steps; the first step only "
+            "sets the counters' baseline, so its turns are not counted)",
+            start,
+            end,
         )
     if jsonl:
-        records = select_model(load_jsonl(jsonl, start, end), model)
-        source = f"JSONL file {jsonl} (per probe)"
-    elif db:
+        every = select_model(load_jsonl(jsonl, None, end), model)
+        records = [r for r in every if start is None or r.started_at >= start]
+        if not records:
+            raise HistoryError(f"--jsonl {jsonl}: no probe records{_window(start, end)}")
+        priors = _record_priors(every, start) if start else {}
+        return History(
+            series_from_records(records), records, f"JSONL file {jsonl} (per probe)", start, end, priors
+        )
+    if db:
         series = load_store_series(db, model, start, end)
-        return History(series, StoredRecords(db, model, start, end), f"store {db} (per probe)")
-    else:
-        raise HistoryError("no history source: give --db PATH, --jsonl FILE or --prometheus URL")
-    return History(series_from_records(records), records, source)
+        priors = load_store_priors(db, series, start) if start else {}
+        return History(
+            series, StoredRecords(db, model, start, end), f"store {db} (per probe)", start, end, priors
+        )
+    raise HistoryError("no history source: give --db PATH, --jsonl FILE or --prometheus URL")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,7 +29,7 @@ from monitor.analysis.timeline import (
     wire_summary,
 )
 from monitor.probe.record import ProbeResult, format_utc
-from monitor.text import markdown_code, redact_url
+from monitor.text import markdown_code, markdown_inline, redact_url
 
 if TYPE_CHECKING:
     from monitor.config.settings import MonitorSettings
@@ -40,13 +41,28 @@ __all__ = [
     "describe_onset",
     "render_report",
     "render_timeline",
+    "since_when",
     "timeline_json",
+    "window_line",
     "write_atomically",
 ]
 
 
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
 def _hm(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# Names that Markdown shows as themselves (model ids, probe kinds, `server_close 1011`): left readable.
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/ -]*")
+
+
+def _md(text: str) -> str:
+    """A model name, probe or failure class from the records, shown as itself in Markdown (never markup)."""
+    return text if _PLAIN.fullmatch(text) else markdown_inline(text)
 
 
 def _pct(rate: float) -> str:
@@ -59,7 +75,7 @@ def _rate(regime: Regime) -> str:
 
 def _classes(regime: Regime) -> str:
     return ", ".join(
-        f"{name}: {n}" for name, n in sorted(regime.failures_by_class.items(), key=lambda x: -x[1])
+        f"{_md(name)}: {n}" for name, n in sorted(regime.failures_by_class.items(), key=lambda x: -x[1])
     )
 
 
@@ -68,15 +84,35 @@ def _resolution(timeline: SeriesTimeline) -> str:
 
 
 def describe_onset(onset: Onset) -> str:
-    """`between 17:41:00 and 17:42:00 UTC (95%)` plus the rates and a precision warning when due."""
-    text = (
-        f"between {_hm(onset.after)} and {_hm(onset.before)} UTC "
-        f"(95%; most likely at {_hm(onset.most_likely)}), "
-        f"failure rate {_pct(onset.rate_before)} → {_pct(onset.rate_after)}"
-    )
+    """`between 17:41:00 and 17:42:00 UTC (95%)` plus the rates and a precision warning when due.
+
+    An onset that may predate the window reads `failing since at least <its first turn>; widen --since`.
+    """
+    verb = "failing" if onset.rising else "recovered"
+    if onset.open_start:
+        text = (
+            f"{verb} since at least {_hm(onset.after)} UTC, the window's first turn: the change may be older "
+            f"(widen --since); failure rate {_pct(onset.rate_before)} (before the window) → "
+            f"{_pct(onset.rate_after)}"
+        )
+    else:
+        text = (
+            f"between {_hm(onset.after)} and {_hm(onset.before)} UTC "
+            f"(95%; first {'failure' if onset.rising else 'success'} of the new regime most likely at "
+            f"{_hm(onset.most_likely)}), failure rate {_pct(onset.rate_before)} → {_pct(onset.rate_after)}"
+        )
     if not onset.precise:
         text += "; low precision: the rates differ by less than 10x"
     return text
+
+
+def since_when(onset: Onset) -> str:
+    """The short answer: `failing since 17:41 (onset between 17:40 and 17:41)`."""
+    verb = "failing" if onset.rising else "recovered"
+    if onset.open_start:
+        return f"{verb} since at least {onset.after:%H:%M} UTC (widen --since)"
+    between = f"onset between {onset.after:%H:%M} and {onset.before:%H:%M}"
+    return f"{verb} since {onset.most_likely:%H:%M} UTC ({between})"
 
 
 def _regime_table(timeline: SeriesTimeline) -> list[str]:
@@ -92,40 +128,92 @@ def _regime_table(timeline: SeriesTimeline) -> list[str]:
     return lines
 
 
+def _name(model: str, probe: str) -> str:
+    return f"{_md(model)} ({_md(probe)})"
+
+
 def _co_change_lines(co_changes: Sequence[CoChange]) -> list[str]:
     lines: list[str] = []
     for change in co_changes:
         direction = "rose" if change.rising else "fell"
-        names = ", ".join(f"{m} ({p})" for m, p, _ in change.changed)
+        names = ", ".join(_name(m, p) for m, p, _ in change.changed)
         lines.append(
-            f"- **{_hm(change.start)} → {_hm(change.end)} UTC**: failure rate {direction} on {names}."
+            f"- **{_hm(change.start)} → {_hm(change.end)} UTC**: failure rate {direction} on {names}. "
+            f"Counts on this line's items: turns after {_hm(change.start)} up to {_hm(change.end)}."
         )
         for m, p, onset in change.changed:
-            lines.append(f"  - {m} ({p}): onset {describe_onset(onset)}")
+            lines.append(f"  - {_name(m, p)}: {describe_onset(onset)}")
+        for w in change.window:
+            if w.changed:
+                lines.append(f"    - {_name(w.model, w.probe)}: {w.failures}/{w.trials} failed")
         steady = [w for w in change.window if not w.changed]
         for w in steady:
-            state = "clean" if w.failures == 0 else "no change"
-            lines.append(f"  - unchanged: {w.model} ({w.probe}): {w.failures}/{w.trials} failed ({state})")
+            state = "clean" if w.failures == 0 else "no change from its earlier rate"
+            lines.append(
+                f"  - unchanged: {_name(w.model, w.probe)}: {w.failures}/{w.trials} failed ({state})"
+            )
     return lines or ["- no change point in any series."]
 
 
-def render_timeline(timelines: Sequence[SeriesTimeline], co_changes: Sequence[CoChange]) -> str:
-    """The `timeline` command's Markdown: a regimes table per series, then the cross-model view."""
+def window_line(
+    series: Sequence[Series], window: tuple[datetime | None, datetime | None], made: datetime
+) -> str:
+    """`Window: A → B UTC (N turns, first .., last ..); made C UTC`: the one statement of what is covered."""
+    starts = [float(s.times[0]) for s in series if s.times.size]
+    ends = [float(s.times[-1]) for s in series if s.times.size]
+    turns = sum(int(s.trials.sum()) for s in series)
+    asked_start, asked_end = window
+    first = _utc(min(starts)) if starts else None
+    last = _utc(max(ends)) if ends else None
+    start = asked_start or first
+    end = asked_end or last
+    span = f"{_hm(start)} → {_hm(end)} UTC" if start and end else "no turns"
+    turns_text = f"{turns} turns" + (f", first {_hm(first)}, last {_hm(last)}" if first and last else "")
+    return f"Window: {span} ({turns_text}); made {_hm(made)} UTC. Every count is over turns in this window."
+
+
+def _prior_lines(timelines: Sequence[SeriesTimeline]) -> list[str]:
+    lines = []
+    for t in timelines:
+        if t.prior is not None:
+            lines.append(f"- {_name(t.model, t.probe)}: {t.prior.describe()}")
+    if not lines:
+        return []
+    return ["Known before the window (the rate each series' first regime is compared with):", "", *lines, ""]
+
+
+def _series_section(timeline: SeriesTimeline) -> list[str]:
+    out = [*_regime_table(timeline), ""]
+    out += [f"- change {describe_onset(o)}" for o in timeline.changes]
+    if timeline.excluded:
+        out.append(f"- {timeline.excluded} prober_error turns excluded (our own failures).")
+    return [*out, ""]
+
+
+def render_timeline(
+    timelines: Sequence[SeriesTimeline],
+    co_changes: Sequence[CoChange],
+    series: Sequence[Series] = (),
+    *,
+    source: str = "",
+    window: tuple[datetime | None, datetime | None] = (None, None),
+    made: datetime | None = None,
+) -> str:
+    """The `timeline` command's Markdown: the window, a regimes table per series, the cross-model view."""
     out = ["# Timeline", ""]
+    if source:
+        out += [f"Source: {source}.", ""]
+    if made is not None:
+        out += [window_line(series, window, made), ""]
+    out += _prior_lines(timelines)
     for timeline in timelines:
-        out.append(f"## {timeline.model} — {timeline.probe} ({_resolution(timeline)})")
+        out.append(f"## {_md(timeline.model)} — {_md(timeline.probe)} ({_resolution(timeline)})")
         out.append("")
         if not timeline.regimes:
             out.append(f"No provider turns ({timeline.excluded} prober_error turns excluded).")
             out.append("")
             continue
-        out.extend(_regime_table(timeline))
-        out.append("")
-        for onset in timeline.onsets:
-            out.append(f"- change {describe_onset(onset)}")
-        if timeline.excluded:
-            out.append(f"- {timeline.excluded} prober_error turns excluded (our own failures).")
-        out.append("")
+        out.extend(_series_section(timeline))
     out += ["## Cross-model view", "", *_co_change_lines(co_changes), ""]
     return "\n".join(out)
 
@@ -145,18 +233,37 @@ class ReportContext:
     auth: str | None
     quota: Mapping[str, int] | None
     wire: WireSummary | None  # None for Prometheus input (counters carry no messages)
+    window: tuple[datetime | None, datetime | None] = (None, None)  # --since/--until (None: unbounded)
+    made: datetime | None = None  # when the report was made (UTC)
 
 
-def _headline(co_changes: Sequence[CoChange]) -> tuple[str, CoChange | None]:
+def _worst(co_changes: Sequence[CoChange]) -> CoChange | None:
+    """The rising co-change with the largest rise: the report's regression."""
     rising = [c for c in co_changes if c.rising]
     if not rising:
+        return None
+    return max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))
+
+
+def _headline(
+    co_changes: Sequence[CoChange], timelines: Sequence[SeriesTimeline]
+) -> tuple[str, CoChange | None]:
+    worst = _worst(co_changes)
+    if worst is None:
+        elevated = [t for t in timelines if t.regimes and t.prior and t.regimes[-1].rate_low > t.prior.rate]
+        if elevated:
+            return "failure rate above its earlier level, no onset inside the window (widen --since)", None
         return "no failure-rate regression found", None
-    worst = max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))
     _, _, onset = max(worst.changed, key=lambda c: c[2].rate_after - c[2].rate_before)
     models = sorted({m for m, _, _ in worst.changed})
+    when = (
+        f"failing since at least {_hm(onset.after)} UTC; widen --since"
+        if onset.open_start
+        else f"onset between {_hm(onset.after)} and {_hm(onset.before)} UTC"
+    )
     return (
-        f"{' / '.join(models)}: failure rate {_pct(onset.rate_before)} → {_pct(onset.rate_after)} "
-        f"(onset between {_hm(onset.after)} and {_hm(onset.before)} UTC)",
+        f"{' / '.join(_md(m) for m in models)}: failure rate {_pct(onset.rate_before)} → "
+        f"{_pct(onset.rate_after)} ({when})",
         worst,
     )
 
@@ -173,9 +280,9 @@ def _results_table(window: CoChange | None, series: Sequence[Series]) -> list[st
             continue
         by_class = dict(zip(s.classes, s.class_counts[inside].sum(axis=0).tolist(), strict=True))
         internal = by_class.pop("server_close 1011", 0)
-        other = ", ".join(f"{k}: {v}" for k, v in sorted(by_class.items()) if v) or "0"
+        other = ", ".join(f"{_md(k)}: {v}" for k, v in sorted(by_class.items()) if v) or "0"
         ok = n - int(s.failures[inside].sum())
-        rows.append(f"| {s.model} | {s.probe} | {n} | {ok}/{n} | {internal}/{n} | {other} |")
+        rows.append(f"| {_md(s.model)} | {_md(s.probe)} | {n} | {ok}/{n} | {internal}/{n} | {other} |")
     return ["| Model | Probe | N | OK | 1011 | other |", "|---|---|---|---|---|---|", *rows]
 
 
@@ -212,20 +319,22 @@ def render_report(
     context: ReportContext,
 ) -> str:
     """The incident report in Markdown."""
-    headline, worst = _headline(co_changes)
-    out = [f"# Gemini Live API — {headline}", "", "## Summary", ""]
+    headline, worst = _headline(co_changes, timelines)
+    out = [f"# Gemini Live API — {headline}", ""]
+    if context.made is not None:
+        out += [window_line(series, context.window, context.made), ""]
+    out += [f"Source: {context.source}.", "", "## Summary", ""]
     out += _co_change_lines(co_changes)
-    out += ["", f"Source: {context.source}.", "", "## Timeline", ""]
+    out += ["", *_prior_lines(timelines), "## Timeline", ""]
     for timeline in timelines:
-        if not timeline.onsets:
+        if not timeline.changes:
             continue
-        out += [f"### {timeline.model} — {timeline.probe}", "", *_regime_table(timeline), ""]
-        out += [f"- onset {describe_onset(o)}" for o in timeline.onsets] + [""]
-    steady = [t for t in timelines if not t.onsets and t.regimes]
+        out += [f"### {_md(timeline.model)} — {_md(timeline.probe)}", "", *_series_section(timeline)]
+    steady = [t for t in timelines if not t.changes and t.regimes]
     if steady:
         out += ["Series with one regime over the whole window:", ""]
         out += [
-            f"- {t.model} ({t.probe}): {_rate(t.regimes[0])}, N={t.regimes[0].trials}" for t in steady
+            f"- {_name(t.model, t.probe)}: {_rate(t.regimes[0])}, N={t.regimes[0].trials}" for t in steady
         ] + [""]
     out += ["## Reproduction", ""]
     if context.setup_payload is not None:
@@ -247,7 +356,9 @@ def render_report(
     ]
     title = "## Results per model"
     if worst is not None:
-        title += f" ({_hm(worst.start)} → {_hm(worst.end)} UTC)"
+        title += f" (turns after {_hm(worst.start)} up to {_hm(worst.end)} UTC: the regression's window)"
+    else:
+        title += " (the whole window)"
     out += [title, "", *_results_table(worst, series), ""]
     out += ["## Wire-level pattern", "", *_wire_lines(context.wire), ""]
     out += ["## Environment", ""]
@@ -340,22 +451,23 @@ def build_context(
     series: Sequence[Series],
     co_changes: Sequence[CoChange],
     settings: MonitorSettings | None,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+    made: datetime | None = None,
 ) -> ReportContext:
     """Facts for the report from the records and, when given, the monitor config; nothing is guessed."""
     from monitor.config.settings import GEMINI_URL  # noqa: PLC0415
     from monitor.live.messages import default_setup_payload, model_resource, setup_message  # noqa: PLC0415
 
     loaded = _Loaded(records) if isinstance(records, Sequence) else records
-    rising = [c for c in co_changes if c.rising]
+    worst = _worst(co_changes)
     # The regression's wire pattern: turns in its window, every model (clean ones give successes).
-    window: tuple[datetime | None, datetime | None] = (None, None)
-    if rising:
-        worst = max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))
+    wire_window: tuple[datetime | None, datetime | None] = (None, None)
+    if worst is not None:
         model, probe, _ = max(worst.changed, key=lambda c: c[2].rate_after - c[2].rate_before)
-        window = (worst.start, worst.end)
+        wire_window = (worst.start, worst.end)
     else:
         model, probe = series[0].model, series[0].probe
-    wire_records = loaded.between(*window) if loaded is not None else None
+    wire_records = loaded.between(*wire_window) if loaded is not None else None
     configured = next((m for m in settings.models if m.id == model), None) if settings else None
     endpoint = settings.endpoint_of(configured) if settings and configured else None
     url = _redact_url(endpoint.url) if endpoint else None
@@ -374,11 +486,21 @@ def build_context(
         auth=_AUTH_WORDS.get(endpoint.auth.value, endpoint.auth.value) if endpoint else None,
         quota=settings.budgets.model_dump() if settings else None,
         wire=wire_summary(wire_records) if wire_records is not None else None,
+        window=window,
+        made=made,
     )
 
 
-def timeline_json(timelines: Sequence[SeriesTimeline], co_changes: Sequence[CoChange]) -> dict[str, Any]:
+def timeline_json(
+    timelines: Sequence[SeriesTimeline],
+    co_changes: Sequence[CoChange],
+    series: Sequence[Series] = (),
+    *,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+) -> dict[str, Any]:
     """The `timeline --format json` document."""
+    starts = [float(s.times[0]) for s in series if s.times.size]
+    ends = [float(s.times[-1]) for s in series if s.times.size]
 
     def regime(r: Regime) -> dict[str, Any]:
         return {
@@ -401,16 +523,30 @@ def timeline_json(timelines: Sequence[SeriesTimeline], co_changes: Sequence[CoCh
             "rate_before": o.rate_before,
             "rate_after": o.rate_after,
             "precise": o.precise,
+            "open_start": o.open_start,
         }
 
+    def prior(t: SeriesTimeline) -> dict[str, Any] | None:
+        if t.prior is None:
+            return None
+        return {"source": t.prior.source.value, "failures": t.prior.failures, "trials": t.prior.trials}
+
     return {
+        "window": {
+            "since": format_utc(window[0]) if window[0] else None,
+            "until": format_utc(window[1]) if window[1] else None,
+            "first_turn": format_utc(_utc(min(starts))) if starts else None,
+            "last_turn": format_utc(_utc(max(ends))) if ends else None,
+        },
         "series": [
             {
                 "model": t.model,
                 "probe": t.probe,
                 "resolution_seconds": t.resolution,
                 "excluded_prober_errors": t.excluded,
+                "prior": prior(t),
                 "regimes": [regime(r) for r in t.regimes],
+                "leading_onset": onset(t.leading) if t.leading else None,
                 "onsets": [onset(o) for o in t.onsets],
             }
             for t in timelines

@@ -1,48 +1,114 @@
 """Timeline reconstruction: probe history -> regimes, onset intervals, the cross-model view, wire patterns.
 
 Pure functions over probe records (or per-step counts from Prometheus); the mathematics lives in
-`monitor.analysis.changepoint`. A series is one (model, probe) pair ordered by time. A trial is one probe
+`monitor.changepoint`. A series is one (model, probe) pair ordered by time. A trial is one probe
 turn; it fails when its outcome is not `ok`. `prober_error` turns are our own bugs, never the provider's:
 they are dropped from the series and counted in `Series.excluded`.
+
+A window is rarely the whole story: `timeline --since 30m` right after a page sees a few turns of the old
+regime, or none. A `Prior` says what is known of the rate before the window (the series' own earlier turns,
+else the pinned versions of its family, else the configured expected baseline) and enters the analysis as one
+extra bin in front of the window: PELT and the onset posterior both see it, so a window that fails from its
+first turn is a change at its start ("failing since at least ..."), never "one regime, unchanged".
 """
 
 from __future__ import annotations
 
-import itertools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
-from monitor.analysis.changepoint import credible_interval, onset_log_posterior, pelt, wilson_interval
+from monitor.changepoint import LEVEL, Change, pelt, segment, wilson_interval
 from monitor.probe.outcome import Outcome, TimingPhase
 from monitor.probe.record import ProbeResult, RecoveryKind
 
 __all__ = [
+    "BASELINE_WEIGHT",
+    "DEFAULT_BASELINE",
+    "LEVEL",
+    "MAX_PRIOR_TRIALS",
     "CoChange",
     "ModelWindow",
     "Onset",
+    "Prior",
+    "PriorSource",
     "Regime",
     "Series",
     "SeriesTimeline",
     "WirePattern",
     "WireSummary",
+    "baseline_prior",
     "build_timeline",
+    "choose_priors",
+    "counts_prior",
     "cross_model",
     "failure_class",
+    "history_prior",
     "series_from_records",
     "series_from_turns",
     "wire_summary",
 ]
 
-LEVEL = 0.95
 # An onset whose after-rate is under this multiple of the before-rate is flagged low-precision (the posterior
 # is wide; alerting-and-detection.md 3.3).
 _PRECISE_RATIO = 10.0
+# The expected failure rate of a healthy model when nothing else is known (`models[].expected_failure_rate`).
+DEFAULT_BASELINE = 0.01
+# A configured baseline weighs as much as this many turns: enough that 4 failures in 8 turns are a change
+# (docs/timeline.md), little enough that a window of 30 real turns outweighs a wrong guess.
+BASELINE_WEIGHT = 100
+# Earlier turns (or siblings') are scaled down to this many: they describe the rate before the window, but a
+# day of them must not outweigh the window itself when the two disagree.
+MAX_PRIOR_TRIALS = 200
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+class PriorSource(StrEnum):
+    """Where the prior on a series' pre-window failure rate came from."""
+
+    HISTORY = "history"  # the series' own turns before the window
+    SIBLINGS = "siblings"  # pinned versions of the same model family, over the window
+    BASELINE = "baseline"  # the configured expected failure rate
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """What is known of a series' failure rate before its window: `failures` of `trials`, as one extra bin."""
+
+    failures: int
+    trials: int
+    source: PriorSource
+
+    @property
+    def rate(self) -> float:
+        return self.failures / self.trials if self.trials else 0.0
+
+    def describe(self) -> str:
+        """`history before the window: 2/200 failed` and the like, for the report."""
+        if self.source is PriorSource.BASELINE:
+            return f"expected baseline {100 * self.rate:.1f}% (weighted as {self.trials} turns)"
+        where = "its own turns before the window" if self.source is PriorSource.HISTORY else "pinned siblings"
+        return f"{where}: {self.failures}/{self.trials} failed"
+
+
+def baseline_prior(rate: float) -> Prior:
+    """The prior of a configured expected failure rate (0 <= rate < 1), worth BASELINE_WEIGHT turns."""
+    return Prior(round(min(max(rate, 0.0), 1.0) * BASELINE_WEIGHT), BASELINE_WEIGHT, PriorSource.BASELINE)
+
+
+def counts_prior(failures: int, trials: int, source: PriorSource) -> Prior | None:
+    """A prior from observed counts, scaled down to MAX_PRIOR_TRIALS at the same rate; None without trials."""
+    if trials <= 0:
+        return None
+    if trials > MAX_PRIOR_TRIALS:
+        failures, trials = round(failures * MAX_PRIOR_TRIALS / trials), MAX_PRIOR_TRIALS
+    return Prior(int(failures), int(trials), source)
 
 
 def failure_class(outcome: str, code: int | None) -> str:
@@ -79,15 +145,21 @@ class Regime:
 
 @dataclass(frozen=True, slots=True)
 class Onset:
-    """A change point: the new regime's first probe lies in (after, before] with 95% posterior probability."""
+    """A change point, as the first turn that showed the new regime (a failure after a rise, a success after a
+    fall): that turn lies in (after, before] with 95% posterior probability.
 
-    after: datetime  # the last probe that certainly belongs to the old regime
-    before: datetime  # the first probe that certainly belongs to the new regime
-    most_likely: datetime  # the first probe of the new regime at the posterior mode
+    `open_start`: the interval reaches the window's first turn, so the change may be older than the window
+    ("failing since at least <after>; widen --since"); `after` is then that first turn.
+    """
+
+    after: datetime  # the turn before the earliest turn that may be the first of the new regime
+    before: datetime  # the latest turn that may be the first of the new regime
+    most_likely: datetime  # the first turn of the new regime at the posterior mode
     width_bins: int  # probe intervals (or steps) spanned by the interval
     rate_before: float
     rate_after: float
     precise: bool  # False when the rates differ by less than 10x either way
+    open_start: bool = False
 
     @property
     def rising(self) -> bool:
@@ -102,6 +174,14 @@ class SeriesTimeline:
     onsets: tuple[Onset, ...]  # onsets[i] separates regimes[i] and regimes[i + 1]
     resolution: float | None
     excluded: int
+    # A change between the prior and the window's first turn: regimes[0] is already the new regime.
+    leading: Onset | None = None
+    prior: Prior | None = None
+
+    @property
+    def changes(self) -> tuple[Onset, ...]:
+        """Every onset in time order, the leading one first."""
+        return ((self.leading,) if self.leading else ()) + self.onsets
 
 
 def _utc(epoch: float) -> datetime:
@@ -195,36 +275,88 @@ def _regime(series: Series, lo: int, hi: int) -> Regime:
     )
 
 
-def _onset(series: Series, lo: int, change: int, hi: int) -> Onset:
-    """The posterior interval for `change`, computed within the bins [lo, hi) of its neighbouring regimes."""
-    f, n = series.failures[lo:hi], series.trials[lo:hi]
-    log_post = onset_log_posterior(f, n)
-    first, last = (int(x) for x in credible_interval(log_post, LEVEL))
-    mode = int(np.argmax(log_post))
-    k = change - lo
-    before = f[:k].sum() / max(int(n[:k].sum()), 1)
-    after = f[k:].sum() / max(int(n[k:].sum()), 1)
-    low_rate, high_rate = sorted((float(before), float(after)))
+def _onset(series: Series, change: Change) -> Onset:
+    """The change's interval as times: its first event lies in (after, before]."""
+    times = series.times
+    low_rate, high_rate = sorted((change.rate_before, change.rate_after))
     return Onset(
-        after=_utc(series.times[lo + first - 1]),
-        before=_utc(series.times[lo + last]),
-        most_likely=_utc(series.times[lo + mode]),
-        width_bins=last - first + 1,
-        rate_before=float(before),
-        rate_after=float(after),
+        after=_utc(times[change.first if change.open_start else change.first - 1]),
+        before=_utc(times[change.last]),
+        most_likely=_utc(times[change.mode]),
+        width_bins=change.last - change.first + 1,
+        rate_before=change.rate_before,
+        rate_after=change.rate_after,
         precise=high_rate >= _PRECISE_RATIO * max(low_rate, 1e-9) and high_rate > 0,
+        open_start=change.open_start,
     )
 
 
-def build_timeline(series: Series, beta: float | None = None) -> SeriesTimeline:
-    """Segment one series into regimes (PELT) and bracket every change point (exact posterior)."""
-    if series.failures.size == 0:
-        return SeriesTimeline(series.model, series.probe, (), (), series.resolution, series.excluded)
-    changes = pelt(series.failures, series.trials, beta)
-    edges = [0, *changes, series.failures.size]
-    regimes = tuple(_regime(series, a, b) for a, b in itertools.pairwise(edges))
-    onsets = tuple(_onset(series, edges[i - 1], edges[i], edges[i + 1]) for i in range(1, len(edges) - 1))
-    return SeriesTimeline(series.model, series.probe, regimes, onsets, series.resolution, series.excluded)
+def build_timeline(series: Series, beta: float | None = None, prior: Prior | None = None) -> SeriesTimeline:
+    """Segment one series into regimes (PELT) and bracket every change point (exact posterior).
+
+    With a `prior`, its counts are one bin in front of the window: it informs the first regime's rate and a
+    change between it and the window's first turn is the `leading` onset. Regimes count window turns only.
+    """
+    counts = (prior.failures, prior.trials) if prior is not None else None
+    found = segment(series.failures, series.trials, prior=counts, beta=beta)
+    regimes = tuple(_regime(series, a, b) for a, b in found.regimes)
+    onsets = [_onset(series, change) for change in found.changes]
+    leading = onsets.pop(0) if found.changes and found.changes[0].position == 0 else None
+    return SeriesTimeline(
+        series.model, series.probe, regimes, tuple(onsets), series.resolution, series.excluded, leading, prior
+    )
+
+
+# A prior needs at least this many turns behind it; fewer say less than the configured baseline.
+_MIN_PRIOR_TRIALS = 10
+
+
+def history_prior(earlier: Series) -> Prior | None:
+    """The prior from a series' own turns before the window: the counts of their last regime.
+
+    Only the last regime: an outage that ended an hour before the window says nothing about the rate just
+    before it. None when that regime holds fewer than 10 turns.
+    """
+    if earlier.failures.size == 0:
+        return None
+    changes = pelt(earlier.failures, earlier.trials)
+    start = changes[-1] if changes else 0
+    trials = int(earlier.trials[start:].sum())
+    if trials < _MIN_PRIOR_TRIALS:
+        return None
+    return counts_prior(int(earlier.failures[start:].sum()), trials, PriorSource.HISTORY)
+
+
+def choose_priors(
+    series: Sequence[Series],
+    *,
+    history: Mapping[tuple[str, str], Prior],
+    families: Mapping[str, tuple[str, bool]],
+    baseline: Mapping[str, float],
+    default_baseline: float = DEFAULT_BASELINE,
+) -> dict[tuple[str, str], Prior]:
+    """One prior per (model, probe): its own history, else its pinned siblings, else its expected baseline.
+
+    `families` maps a model to (family, alias) when the config is known; the siblings of a model are the
+    other pinned models of its family with the same probe, pooled over the window (at least 10 turns).
+    `baseline` holds the configured expected failure rates; other models get `default_baseline`.
+    """
+    chosen: dict[tuple[str, str], Prior] = {}
+    for s in series:
+        key = (s.model, s.probe)
+        prior = history.get(key)
+        if prior is None and s.model in families:
+            family = families[s.model][0]
+            pinned = [
+                o
+                for o in series
+                if o.probe == s.probe and o.model != s.model and families.get(o.model) == (family, False)
+            ]
+            trials = sum(int(o.trials.sum()) for o in pinned)
+            if trials >= _MIN_PRIOR_TRIALS:
+                prior = counts_prior(sum(int(o.failures.sum()) for o in pinned), trials, PriorSource.SIBLINGS)
+        chosen[key] = prior or baseline_prior(baseline.get(s.model, default_baseline))
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +385,8 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
     """Group onsets of the same direction whose 95% intervals overlap; count every series over the window."""
     found: list[tuple[str, str, Onset, datetime]] = []
     for timeline in timelines:
+        if timeline.leading is not None:
+            found.append((timeline.model, timeline.probe, timeline.leading, timeline.regimes[0].end))
         for i, onset in enumerate(timeline.onsets):
             found.append((timeline.model, timeline.probe, onset, timeline.regimes[i + 1].end))
     groups: list[list[tuple[str, str, Onset, datetime]]] = []
@@ -269,7 +403,9 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
                 groups.append([item])
     result = []
     for group in groups:
-        start = min(g[2].after for g in group)
+        # Counts run over (start, end]; an open-start onset's `after` is the window's first turn, which is
+        # already in the new regime, so its group starts just before it.
+        start = min(g[2].after - (_JUST_BEFORE if g[2].open_start else timedelta(0)) for g in group)
         end = max(g[3] for g in group)
         changed_keys = {(g[0], g[1]) for g in group}
         lo, hi = start.timestamp(), end.timestamp()

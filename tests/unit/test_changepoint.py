@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from monitor.analysis.changepoint import (
+from monitor.changepoint import (
     MAX_RUNS,
     credible_interval,
     onset_log_posterior,
