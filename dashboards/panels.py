@@ -70,7 +70,8 @@ TURNS: Final = "gemini_live_probe_turns_total"
 PanelBuilder = stat.Panel | timeseries.Panel | table.Panel | heatmap.Panel
 
 _PROBE_LABELS: Final = ("vantage", "endpoint", "model", "probe")
-# Which variables can filter each metric: its exporter labels (DESIGN.md's table) plus the scrape's `vantage`.
+# Which variables can filter each metric: its exporter labels (docs/metrics.md's table) plus the scrape's
+# `vantage`.
 METRIC_FILTERS: Final[dict[str, tuple[str, ...]]] = {
     "gemini_live_probe_turns_total": _PROBE_LABELS,
     "gemini_live_probe_phase_seconds_bucket": _PROBE_LABELS,

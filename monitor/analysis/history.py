@@ -6,7 +6,7 @@ Every source problem (missing file, malformed line, empty input, unknown model, 
 Prometheus gives counts, not records: `gemini_live_probe_turns_total` is read raw with `query_range` at the
 step and differenced per label set (a drop is a counter reset: the new value is the increase). This is exact
 at the step's resolution, unlike `increase()`, which extrapolates to the window edges and returns fractions
-(alerting-and-detection.md 3.3). A label set that first appears inside the window started from 0 (the exporter
+(docs/detection.md, "Onset"). A label set that first appears inside the window started from 0 (the exporter
 creates a label set on its first turn); the first sample of one present from the start only sets the baseline.
 """
 

@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 # An onset whose after-rate is under this multiple of the before-rate is flagged low-precision (the posterior
-# is wide; alerting-and-detection.md 3.3).
+# is wide; docs/detection.md, "Onset").
 _PRECISE_RATIO = 10.0
 # The expected failure rate of a healthy model when nothing else is known (`models[].expected_failure_rate`).
 DEFAULT_BASELINE = 0.01

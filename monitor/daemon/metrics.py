@@ -1,6 +1,6 @@
 """ProbeMetrics: owns every Prometheus metric of the monitor and turns probe results into samples.
 
-The metric names, types and labels are DESIGN.md's table (namespace `gemini_live`, base units), plus
+The metric names, types and labels are docs/metrics.md's table (namespace `gemini_live`, base units), plus
 `gemini_live_monitor_inflight_sessions{endpoint}` for the monitor-health dashboard. `docs/metrics.md` explains
 each metric, its buckets and the label value conventions. The registry is always injected: library code never
 touches prometheus_client's global default registry, so tests and the daemon each own theirs.

@@ -1,6 +1,6 @@
 """The per-model capability table: what each emulated model accepts and how fast it answers.
 
-Facts from live-api-protocol.md sections 2.2, 3.2, 6 and 7. Scenarios may override any flag per model
+Facts from docs/protocol.md sections 2.2, 3.2, 6 and 7. Scenarios may override any flag per model
 (`models:` in a scenario file), e.g. to reproduce the 1008 on function calls reported for -preview-12-2025.
 """
 

@@ -1,4 +1,4 @@
-"""The close reasons the real service sends (live-api-protocol.md section 5.2), by name, and their truncation.
+"""The close reasons the real service sends (docs/protocol.md section 5.2), by name, and their truncation.
 
 Scenarios name a reason (`reason: internal`) instead of copying text, so every scenario speaks the service's
 exact words. A reason that is not a catalogue name is used verbatim.

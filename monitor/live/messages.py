@@ -50,7 +50,7 @@ _SYSTEM_INSTRUCTION: Final = (
 )
 
 # Incident 000's production payload (minus the model), with `sessionResumption: {}` for a new session:
-# `{"handle": null}` is rejected by gemini-3.1-flash-live-preview (live-api-protocol.md 2.1).
+# `{"handle": null}` is rejected by gemini-3.1-flash-live-preview (docs/protocol.md 2.1).
 _DEFAULT_SETUP: Final[Mapping[str, Any]] = {
     "generationConfig": {
         "responseModalities": ["AUDIO"],
@@ -76,7 +76,7 @@ _DEFAULT_SETUP: Final[Mapping[str, Any]] = {
     "outputAudioTranscription": {},
 }
 
-# Top-level server message keys (live-api-protocol.md 3); a frame must carry at least one of them.
+# Top-level server message keys (docs/protocol.md 3); a frame must carry at least one of them.
 _SERVER_KEYS: Final = frozenset(
     {
         "setupComplete",
@@ -102,7 +102,7 @@ _CONTENT_KINDS: Final = (
 _SNAKE: Final = re.compile(r"_([a-z0-9])")
 
 
-# Models that reject part of the default payload (live-api-protocol.md 2.1): gemini-3.8-live does not support
+# Models that reject part of the default payload (docs/protocol.md 2.1): gemini-3.8-live does not support
 # thinkingConfig. Applied to the default payload only; a user's payload is theirs.
 _UNSUPPORTED_DEFAULTS: Final[tuple[tuple[str, str], ...]] = (("gemini-3.8-live", "thinkingConfig"),)
 

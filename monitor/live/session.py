@@ -4,10 +4,10 @@ A reader task owns `ws.receive()`: it reads the monotonic clock the moment a fra
 parsing, and queues `(mark, payload)`; the conversation parses later. How the socket ended is kept as one
 `Ending` so a close we initiated (our deadline, our keepalive) is never mistaken for a server close.
 
-Keepalive (live-api-protocol.md 4, incident row 14): the service answers pings slowly under load (8-30 s),
-so a client ping with a short pong deadline kills healthy sessions with a self-inflicted "1011 keepalive
-ping timeout". Probe turns are bounded by our phase budgets, which already detect a dead peer, so no client
-ping is sent by default (`heartbeat=None`). If a heartbeat is configured and its pong goes missing, the
+Keepalive (docs/protocol.md 4, and row 14 of its section 6): the service answers pings slowly under load
+(8-30 s), so a client ping with a short pong deadline kills healthy sessions with a self-inflicted "1011
+keepalive ping timeout". Probe turns are bounded by our phase budgets, which already detect a dead peer, so no
+client ping is sent by default (`heartbeat=None`). If a heartbeat is configured and its pong goes missing, the
 ending is recorded as client-initiated with `keepalive=True`, never as a server 1011.
 """
 

@@ -1,7 +1,7 @@
 """The classification table: from what ended a turn to (outcome, cause). The one place this is decided.
 
 Input is an `Observation` (initiator, close code, reason, HTTP status, exception kind); `classify()` picks the
-outcome from the mechanism and the cause from the tables below (live-api-protocol.md 5.2 and 5.3):
+outcome from the mechanism and the cause from the tables below (docs/protocol.md 5.2 and 5.3):
 
     mechanism                               outcome              cause
     close frame from the server             server_close         _REASON_RULES, else _CODE_FALLBACK

@@ -1,8 +1,8 @@
 """The outcome vocabulary of a probe turn: what happened, why, and where.
 
 These enums are a public contract: their values are Prometheus label values, SQLite column values and log
-values at once (DESIGN.md, "Vocabularies"). Never rename a value; add new ones only with the dashboards, rules
-and store in mind.
+values at once (docs/probe.md, "The record and its vocabularies"). Never rename a value; add new ones only
+with the dashboards, rules and store in mind.
 
     outcome              what the probe saw
     ├── ok               turn completed with audio or transcript
@@ -69,7 +69,7 @@ FAILURE_PHASES = tuple(p for p in Phase if p is not Phase.NONE)
 
 
 class TimingPhase(StrEnum):
-    """The measured intervals of a turn; the keys of a record's `timings` (DESIGN.md).
+    """The measured intervals of a turn; the keys of a record's `timings` (docs/probe.md, "Timings").
 
     connect = TCP + TLS + upgrade; setup = setup sent to setupComplete; first_response, first_audio and turn =
     turn sent to the first serverContent, the first audio chunk and turnComplete; failure = turn sent (or

@@ -1,4 +1,4 @@
-"""ProbeResult: the one value a probe run produces, and its JSON record (DESIGN.md, "Probe record").
+"""ProbeResult: the one value a probe run produces, and its JSON record (described in docs/probe.md).
 
 The record is the contract between the probe, the store, the metrics, the logs and the timeline tool, and
 what `live-monitor probe --json` prints. `to_record()` and `from_record()` are exact inverses.
@@ -105,7 +105,7 @@ class ProbeResult:
         return self.outcome is Outcome.OK
 
     def to_record(self) -> dict[str, Any]:
-        """The DESIGN.md JSON record."""
+        """The JSON probe record (docs/probe.md)."""
         record: dict[str, Any] = {
             "run_id": self.run_id,
             "started_at": format_utc(self.started_at),
@@ -131,7 +131,7 @@ class ProbeResult:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ProbeResult:
-        """Parse a DESIGN.md record; raises KeyError/ValueError/TypeError naming what is wrong."""
+        """Parse a probe record; raises KeyError/ValueError/TypeError naming what is wrong."""
         timings = record.get("timings") or {}
         tokens = record.get("tokens") or {}
         recovery = record.get("recovery")

@@ -33,7 +33,7 @@ MIGRATIONS: Final[Sequence[Sequence[str]]] = (
             code INTEGER,
             phase TEXT NOT NULL,
             first_audio REAL,                -- seconds; copied out of the JSON for percentile queries
-            record TEXT NOT NULL             -- the DESIGN.md record, exactly ProbeResult.to_record()
+            record TEXT NOT NULL             -- the probe record (docs/probe.md): ProbeResult.to_record()
         )""",
         # Covers the status page's per-job counts and latency percentiles, so they never read the wide rows.
         """CREATE INDEX probe_records_job_time

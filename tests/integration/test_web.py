@@ -33,7 +33,7 @@ NOW = datetime(2026, 5, 27, 18, 0, tzinfo=UTC)
 FAMILY = "gemini-2.5-flash-native-audio"
 MODELS = [ModelInfo(ALIAS, FAMILY, alias=True), ModelInfo(PINNED, FAMILY, alias=False)]
 
-# DESIGN.md's metric table (plus the inflight gauge), as the exposition parser names the families.
+# docs/metrics.md's metric table (plus the inflight gauge), as the exposition parser names the families.
 DESIGN_FAMILIES = {
     "gemini_live_probe_turns": "counter",
     "gemini_live_probe_phase_seconds": "histogram",

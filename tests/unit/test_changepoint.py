@@ -69,7 +69,7 @@ def test_series_without_change_is_one_regime(rate: float) -> None:
 
 
 def test_pelt_recovers_several_regimes() -> None:
-    """Onset, recovery and a smaller relapse (alerting-and-detection.md 3.2's multi-regime check)."""
+    """Onset, recovery and a smaller relapse (docs/detection.md's multi-regime check)."""
     rng = np.random.default_rng(5)
     rates = [(1500, 0.01), (120, 0.8), (300, 0.01), (400, 0.3)]
     failures = np.concatenate([rng.random(n) < p for n, p in rates]).astype(np.int64)

@@ -162,7 +162,7 @@ async def test_user_setup_payload_is_used(tmp_path: Path) -> None:
 
 
 async def test_no_key_against_the_emulator_is_refused_as_by_the_real_service_and_names_the_fix() -> None:
-    """Without GEMINI_API_KEY the emulator closes 1008 auth; stderr shows the command that works, which does."""
+    """Without a key the emulator closes 1008 auth; stderr names the command that works, and it does."""
     model = "gemini-3.8-live"
     async with start_emulator(load_scenario("healthy"), latency_scale=0.0) as emulator:
         refused = await probe("--model", model, "--json", "--url", emulator.url, key=None)
