@@ -2,8 +2,13 @@
 together, and owns the process lifecycle (the demo emulator's thread, signals, orderly shutdown).
 
 Shutdown on SIGTERM/SIGINT: stop firing, let in-flight probes finish within one probe timeout (the rest are
-cancelled and counted as `skipped{reason="shutdown"}`), stop the web app, close the store (which finishes
-queued commits), exit 0.
+cancelled and counted as `skipped{reason="shutdown"}`), stop the web app, commit what the backlog still
+holds, close the store (which finishes queued commits), exit 0. SIGHUP is logged and ignored: the
+configuration is read once at start (restart to apply a change), and a hang-up from a closed terminal or a
+`kill -HUP` by habit must not drop the probes in flight.
+
+Start refuses, with one `cannot start: ...` line and exit 1, a store another daemon holds (its PID named),
+a store that fails its integrity check, and a store directory that cannot be created.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pydantic import SecretStr
 
 from monitor.config.settings import MonitorSettings
 from monitor.daemon.metrics import ModelInfo, ProbeMetrics
+from monitor.daemon.regime import RegimeTracker, seed_from_store
 from monitor.daemon.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
 from monitor.emulator import RunningEmulator, load_scenario, start_emulator
 from monitor.log import get_logger
@@ -118,6 +124,9 @@ def run_daemon(
     """Run until SIGTERM/SIGINT; returns the exit code (0 after an orderly shutdown, 1 if it cannot start)."""
     emulator: DemoEmulator | None = None
     demo_info: DemoInfo | None = None
+    # Ignored from the very start (the demo emulator takes a moment); the event loop logs each one later.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         if demo and settings.demo.emulator_url is not None:
             demo_info = DemoInfo(url=settings.demo.emulator_url, onset_at=None)
@@ -142,17 +151,38 @@ async def _serve(
     log = get_logger("monitor.daemon")
     plan = settings.targets(url=demo.url if demo else None, api_key=DEMO_API_KEY if demo else None)
     jobs = [ProbeJob(target, kind) for target, kind in plan]
-    settings.store.path.parent.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.store.path)
+    try:
+        settings.store.path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StartupError(
+            f"store directory {str(settings.store.path.parent)!r}: cannot create: {error.strerror}"
+        ) from None
+    store = Store(settings.store.path, exclusive=True)
     registry = CollectorRegistry()
-    metrics = ProbeMetrics(registry)
+    regimes = RegimeTracker(expected_rates={m.id: m.expected_failure_rate for m in settings.models})
+    metrics = ProbeMetrics(registry, regimes=regimes)
     infos = [ModelInfo(model=m.id, family=m.family, alias=m.alias) for m in settings.models]
     for model, info in zip(settings.models, infos, strict=True):
         metrics.register_targets(settings.endpoint_of(model).name, [info], settings.kinds_of(model))
+    # An episode that began before a restart keeps its onset: the tracker starts from the stored turns.
+    seeded = await asyncio.get_running_loop().run_in_executor(
+        None, seed_from_store, regimes, store, datetime.now(UTC)
+    )
+    for (endpoint, model_id, probe_kind), regime in seeded.items():
+        metrics.failure_onset.labels(endpoint=endpoint, model=model_id, probe=probe_kind).set(
+            regime.since if regime.failing else 0
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(
+        signal.SIGHUP,
+        lambda: log.warning(
+            "sighup_ignored", note="configuration is read at start; restart to apply changes"
+        ),
+    )
+    scheduler: ProbeScheduler | None = None
     try:
         async with aiohttp.ClientSession() as http:
 
@@ -172,7 +202,8 @@ async def _serve(
                 ),
             )
             runner = aioweb.AppRunner(
-                build_app(registry=registry, store=store, health=scheduler, models=infos), access_log=None
+                build_app(registry=registry, store=store, health=scheduler, models=infos, regimes=regimes),
+                access_log=None,
             )
             await runner.setup()
             site = aioweb.TCPSite(runner, listen[0], listen[1])
@@ -192,8 +223,11 @@ async def _serve(
             await scheduler.stop(grace=settings.probes.timeouts.budgets().total)
             await runner.cleanup()
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
+        if scheduler is not None and (unsaved := await scheduler.backlog.flush()):
+            failure = scheduler.backlog.failure
+            log.error("records_not_stored", count=unsaved, error=failure.cause if failure else "")
         await loop.run_in_executor(None, store.close)
     log.info("stopped")
     return 0

@@ -139,13 +139,13 @@ def _co_change_lines(co_changes: Sequence[CoChange]) -> list[str]:
         names = ", ".join(_name(m, p) for m, p, _ in change.changed)
         lines.append(
             f"- **{_hm(change.start)} → {_hm(change.end)} UTC**: failure rate {direction} on {names}. "
-            f"Counts on this line's items: turns after {_hm(change.start)} up to {_hm(change.end)}."
+            "Counts: a changed series from its own onset, the others over this whole interval."
         )
+        counts = {(w.model, w.probe): w for w in change.window}
         for m, p, onset in change.changed:
-            lines.append(f"  - {_name(m, p)}: {describe_onset(onset)}")
-        for w in change.window:
-            if w.changed:
-                lines.append(f"    - {_name(w.model, w.probe)}: {w.failures}/{w.trials} failed")
+            w = counts.get((m, p))
+            since = f"; {w.failures}/{w.trials} failed since" if w else ""
+            lines.append(f"  - {_name(m, p)}: {describe_onset(onset)}{since}")
         steady = [w for w in change.window if not w.changed]
         for w in steady:
             state = "clean" if w.failures == 0 else "no change from its earlier rate"
@@ -173,12 +173,16 @@ def window_line(
 
 
 def _prior_lines(timelines: Sequence[SeriesTimeline]) -> list[str]:
-    lines = []
+    grouped: dict[str, list[str]] = {}
     for t in timelines:
         if t.prior is not None:
-            lines.append(f"- {_name(t.model, t.probe)}: {t.prior.describe()}")
-    if not lines:
+            grouped.setdefault(t.prior.describe(), []).append(_name(t.model, t.probe))
+    if not grouped:
         return []
+    every = sum(len(names) for names in grouped.values()) == len(timelines) and len(grouped) == 1
+    lines = [
+        f"- {prior}: " + ("every series" if every else ", ".join(names)) for prior, names in grouped.items()
+    ]
     return ["Known before the window (the rate each series' first regime is compared with):", "", *lines, ""]
 
 

@@ -407,10 +407,13 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
         # already in the new regime, so its group starts just before it.
         start = min(g[2].after - (_JUST_BEFORE if g[2].open_start else timedelta(0)) for g in group)
         end = max(g[3] for g in group)
-        changed_keys = {(g[0], g[1]) for g in group}
-        lo, hi = start.timestamp(), end.timestamp()
+        # A changed series counts from its own onset (its new regime, as its regimes table shows); the others
+        # over the whole group window.
+        own = {(g[0], g[1]): g[2].after - (_JUST_BEFORE if g[2].open_start else timedelta(0)) for g in group}
+        hi = end.timestamp()
         window = []
         for s in series:
+            lo = own.get((s.model, s.probe), start).timestamp()
             inside = (s.times > lo) & (s.times <= hi)
             window.append(
                 ModelWindow(
@@ -418,7 +421,7 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
                     s.probe,
                     int(s.trials[inside].sum()),
                     int(s.failures[inside].sum()),
-                    (s.model, s.probe) in changed_keys,
+                    (s.model, s.probe) in own,
                 )
             )
         result.append(

@@ -28,6 +28,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor import __version__
+from monitor.daemon.regime import RegimeTracker
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, RecoveryKind, RecoveryOutcome
 
@@ -98,7 +99,9 @@ def code_label(code: int | None) -> str:
 class ProbeMetrics:
     """Every metric of the monitor, registered on the injected registry."""
 
-    def __init__(self, registry: CollectorRegistry, *, version: str = __version__) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, *, version: str = __version__, regimes: RegimeTracker | None = None
+    ) -> None:
         def counter(name: str, doc: str, labels: Sequence[str]) -> Counter:
             return Counter(name, doc, labels, namespace=NAMESPACE, registry=registry)
 
@@ -166,6 +169,13 @@ class ProbeMetrics:
         self.inflight = gauge(
             "monitor_inflight_sessions", "Live API sessions currently open, per endpoint.", ("endpoint",)
         )
+        # The failure onset of the series' current regime (monitor.daemon.regime): what "began at" quotes.
+        self.regimes = regimes if regimes is not None else RegimeTracker()
+        self.failure_onset = gauge(
+            "probe_failure_onset_timestamp_seconds",
+            "Unix time of the estimated first failure of the current failure episode; 0 while healthy.",
+            _JOB_LABELS,
+        )
         self.build_info = gauge("monitor_build_info", "The monitor's version; always 1.", ("version",))
         self.build_info.labels(version=version).set(1)
         for reason in SkipReason:
@@ -204,6 +214,8 @@ class ProbeMetrics:
                         self.recoveries.labels(**job, kind=kind.value, outcome=outcome.value)
                 for direction in ("prompt", "response"):
                     self.tokens.labels(**job, direction=direction)
+                self.failure_onset.labels(**job).set(0)
+                self.regimes.register((endpoint, info.model, probe.value))
 
     def observe(self, result: ProbeResult) -> None:
         """Count one probe turn. Call it after the store committed the record, never before."""
@@ -228,6 +240,9 @@ class ProbeMetrics:
                 failure = result.timings.get(TimingPhase.FAILURE)
                 if failure is not None:
                     self.failure_seconds.labels(**job).observe(failure)
+        regime = self.regimes.record(result)
+        if regime is not None:
+            self.failure_onset.labels(**job).set(regime.since if regime.failing else 0)
         if result.recovery is not None:
             kind = result.recovery.kind.value
             self.recoveries.labels(**job, kind=kind, outcome=result.recovery.outcome.value).inc()

@@ -31,6 +31,7 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.daemon.health import HealthCheck
 from monitor.daemon.metrics import ModelInfo
+from monitor.daemon.regime import RegimeTracker
 from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import parse_utc
 from monitor.store.records import Store
@@ -70,6 +71,7 @@ def build_app(
     health: HealthCheck,
     clock: Clock = SYSTEM_CLOCK,
     models: Sequence[ModelInfo] = (),
+    regimes: RegimeTracker | None = None,
 ) -> web.Application:
     """The web app. `models` (optional) marks aliases and pinned versions on the status page."""
 
@@ -114,7 +116,7 @@ def build_app(
             )
 
         def render() -> str:
-            jobs = collect_status(store, now)
+            jobs = collect_status(store, now, regimes)
             selected = store.get(open_run_id) if open_run_id else None
             return render_status_page(
                 jobs, now=now, selected=selected, open_run_id=open_run_id, models=models
