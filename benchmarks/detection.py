@@ -37,7 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "config/prometheus/rules/gemini-live.yml"
 OVERRIDES = REPO / "config/prometheus/rules/thresholds.yml"
 ALERT = "GeminiLiveFailureBurst"
-BASELINE = 0.01  # --baseline changes it (a sanity check: at 3% the reference predicts ~59 false pages / 30 d)
+# --baseline changes it (a sanity check: at 3% docs/detection.md predicts ~59 false pages / 30 d).
+BASELINE = 0.01
 SHIFTS = {0.8: 30, 0.3: 60, 0.1: 300}  # failure rate after the change -> minutes replayed after it
 LIMIT = {0.8: 2.0, 0.3: 6.5, 0.1: 27.0}  # CUSUM tuned to the shift (docs/detection.md, "The physical limit")
 REFERENCE_LADDER = {"fa": "0.19-0.22", 0.8: "2.7 (p90 3)", 0.3: "7.6 (p90 12)", 0.1: "36 (p90 62)"}

@@ -1,4 +1,4 @@
-"""The model's side of one turn: the happy path of reference section 3.8, with the fault hooks on it.
+"""The model's side of one turn: the happy path of docs/protocol.md 3.8, with the fault hooks on it.
 
 Sequence: [sessionResumptionUpdate {}] (right after the turn arrives, as in incident 000) ->
 [inputTranscription, for audio] -> [toolCall, then wait for the toolResponse with its id] -> n x modelTurn
@@ -38,7 +38,8 @@ from monitor.emulator.wire import ServerWire
 __all__ = ["Reply", "Turn", "function_to_call", "respond"]
 
 _AUDIO_TOKENS_PER_SECOND = 25
-_SYSTEM_OVERHEAD_TOKENS = 500  # the real service counts system overhead in promptTokenCount (reference 3.6)
+# The real service counts system overhead in promptTokenCount (docs/protocol.md 3.6).
+_SYSTEM_OVERHEAD_TOKENS = 500
 INPUT_TRANSCRIPT = "Hello, can you hear me?"
 
 

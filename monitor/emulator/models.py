@@ -46,7 +46,7 @@ MODELS: dict[str, ModelCapabilities] = {
         ModelCapabilities(name="gemini-2.5-flash-native-audio-latest", alias=True, latency=_NATIVE_AUDIO),
         ModelCapabilities(name="gemini-2.5-flash-native-audio-preview-12-2025", latency=_NATIVE_AUDIO),
         ModelCapabilities(name="gemini-2.5-flash-native-audio-preview-09-2025", latency=_NATIVE_AUDIO),
-        # At launch (Mar 2026) 3.1 refused mid-session clientContent with 1007 (reference 2.2).
+        # At launch (Mar 2026) 3.1 refused mid-session clientContent with 1007 (docs/protocol.md 2.2).
         ModelCapabilities(
             name="gemini-3.1-flash-live-preview", client_content=False, voice_activity=True, latency=_LIVE_3
         ),

@@ -5,7 +5,7 @@ every level, and an unknown field is an error (`Invalid JSON payload received. U
 Cannot find field.`, with the path in proto snake_case names). `normalise()` returns the message with every
 known field in camelCase, so the conversation code reads one spelling.
 
-The tree below follows google-genai 3.4.0's `_live_converters` (`*_to_mldev`) and the reference's section 2.
+The tree below follows google-genai 3.4.0's `_live_converters` (`*_to_mldev`) and docs/protocol.md section 2.
 A leaf is any JSON value; STRUCT is a free-form object (protobuf Struct/map) whose keys are not checked.
 """
 

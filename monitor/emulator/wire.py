@@ -31,7 +31,7 @@ class ServerWire:
         return not self.ended.is_set() and not self._ws.closed
 
     async def send(self, message: dict[str, Any]) -> None:
-        """One server message as one frame, indented like the service's (reference section 3)."""
+        """One server message as one frame, indented like the service's (docs/protocol.md 3)."""
         if not self.open:
             return
         text = json.dumps(message, indent=2) + "\n"

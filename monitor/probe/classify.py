@@ -106,7 +106,7 @@ _REASON_RULES: Final[tuple[tuple[int | None, re.Pattern[str], Cause], ...]] = tu
     )
 )
 
-# Codes whose meaning survives a reason no rule knows (gRPC status -> close code, reference 5.1).
+# Codes whose meaning survives a reason no rule knows (gRPC status -> close code, docs/protocol.md 5.1).
 _CODE_FALLBACK: Final[dict[int, Cause]] = {
     1007: Cause.INVALID_ARGUMENT,
     1011: Cause.INTERNAL,

@@ -36,7 +36,7 @@ _log = logging.getLogger(__name__)
 # Mechanisms that say nothing about the provider: no recovery attempt is made after them.
 _OWN_FAULTS = frozenset({Mechanism.BUG})
 # Our credentials or our quota: an immediate second session cannot heal a bad key and burns quota (the
-# reconnect storms of reference 6, row 5), so no recovery attempt either.
+# reconnect storms of docs/protocol.md 6, row 5), so no recovery attempt either.
 _NO_RECOVERY_CAUSES = frozenset({Cause.QUOTA, Cause.AUTH})
 _CLOSE_MECHANISMS = frozenset({Mechanism.SERVER_CLOSE, Mechanism.NO_CLOSE_FRAME, Mechanism.KEEPALIVE})
 

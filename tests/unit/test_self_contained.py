@@ -29,6 +29,9 @@ _OUTSIDE = [
     "96ab38d6" + "fc8bad49",
     re.escape("reference " + "notes"),
     re.escape("ref " + "§"),
+    # a section number after the word: "... 5.2", "... section 3.8", "...'s section 2"
+    r"\breference" + r"(?:'s)? (?:section )?\d",
+    re.escape("the reference " + "predicts"),
 ]
 OUTSIDE = re.compile("|".join(_OUTSIDE))
 # Inline Markdown links and images: [text](target) / ![alt](target).
@@ -119,6 +122,9 @@ def test_the_patterns_catch_what_they_are_for() -> None:
         "`" + "reference" + "/" + "live-api-" + "protocol.md` section 5.2",
         "alerting-and-" + "detection.md 3.3",
         "(ref " + "§3.8)",
+        "(reference" + " 3.6)",
+        "the happy path of reference" + " section 3.8",
+        "and the reference's" + " section 2.",
     ]
     assert all(OUTSIDE.search(line) for line in caught)
     fine = [
