@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -24,7 +24,7 @@ __all__ = ["configure_logging", "get_logger", "log_result", "strip_controls"]
 
 def configure_logging(*, level: int = logging.INFO, stream: TextIO | None = None) -> None:
     """JSON lines on `stream` (default stderr) for structlog and the stdlib (aiohttp, APScheduler) alike."""
-    out = stream or sys.stderr
+    out = _Unfailing(stream or sys.stderr)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -38,11 +38,11 @@ def configure_logging(*, level: int = logging.INFO, stream: TextIO | None = None
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
     # Libraries log through the stdlib; render them as the same JSON lines.
-    handler = logging.StreamHandler(out)
+    handler = logging.StreamHandler(cast(TextIO, out))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
@@ -58,6 +58,28 @@ def configure_logging(*, level: int = logging.INFO, stream: TextIO | None = None
     root.setLevel(logging.WARNING)
     # The scheduler counts overlap skips itself; APScheduler's own warning per skip would be noise.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+class _Unfailing:
+    """A log stream whose write errors are dropped: a full disk or a closed pipe under stderr loses log
+    lines, never a probe record (a raising log call would abort the record's bookkeeping)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.lost = 0
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            self.lost += 1
+            return 0
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self.lost += 1
 
 
 def strip_controls(
