@@ -78,6 +78,7 @@ METRIC_FILTERS: Final[dict[str, tuple[str, ...]]] = {
     "gemini_live_probe_failure_seconds_bucket": _PROBE_LABELS,
     "gemini_live_probe_success": _PROBE_LABELS,
     "gemini_live_probe_last_success_timestamp_seconds": _PROBE_LABELS,
+    "gemini_live_probe_failure_onset_timestamp_seconds": _PROBE_LABELS,
     "gemini_live_probe_recoveries_total": _PROBE_LABELS,
     "gemini_live_probe_recovery_seconds_bucket": _PROBE_LABELS,
     "gemini_live_probe_recovery_seconds_count": _PROBE_LABELS,
