@@ -38,6 +38,7 @@ from monitor.probe.record import ProbeResult, format_utc
 from monitor.probe.runner import run_probe
 from monitor.probe.target import ProbeTarget
 from monitor.store.records import Store, StoreError
+from monitor.text import redact_url
 from monitor.web.app import build_app
 
 __all__ = ["DEMO_API_KEY", "DEMO_SCENARIO", "DemoEmulator", "run_daemon"]
@@ -254,7 +255,7 @@ def _print_banner(
     if demo is not None:
         lines = [
             *lines,
-            f"  demo: emulator ({DEMO_SCENARIO}) at {demo.url}",
+            f"  demo: emulator ({DEMO_SCENARIO}) at {redact_url(demo.url)}",
             f"  demo: the regression begins {_onset_text(demo)}; watch the alias fail "
             "while the pinned -preview-09-2025 stays clean",
         ]
