@@ -185,7 +185,12 @@ class Store:
 
     def _read(self, sql: str, parameters: Sequence[object], convert: Callable[[sqlite3.Cursor], _T]) -> _T:
         with self._read_lock:
-            return convert(self._reader.execute(sql, parameters))
+            try:
+                return convert(self._reader.execute(sql, parameters))
+            except sqlite3.DatabaseError as error:
+                # Damaged pages ("database disk image is malformed"), a row that is not UTF-8, a lock held
+                # past the busy timeout: one StoreError naming the file, for each reader to report.
+                raise StoreError(f"{self.path}: cannot read: {str(error)[:200]}") from error
 
     def query(
         self,

@@ -34,7 +34,7 @@ from monitor.daemon.metrics import ModelInfo
 from monitor.daemon.regime import RegimeTracker
 from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import parse_utc
-from monitor.store.records import Store
+from monitor.store.records import Store, StoreError
 from monitor.text import printable
 from monitor.web.status_page import collect_status, render_status_page
 
@@ -102,7 +102,7 @@ def build_app(
 
         try:
             body, truncated = await asyncio.to_thread(read)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, StoreError) as error:
             return _store_unavailable(error)
         headers = {"X-Results-Truncated": "true" if truncated else "false"}
         return web.json_response(text=body, headers=headers)
@@ -124,7 +124,7 @@ def build_app(
 
         try:
             html = await asyncio.to_thread(render)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, StoreError) as error:
             return _store_unavailable(error)
         return web.Response(text=printable(html), content_type="text/html", charset="utf-8")
 
@@ -166,10 +166,10 @@ def _metrics_handler(registry: CollectorRegistry) -> Handler:
     return metrics
 
 
-def _store_unavailable(error: sqlite3.Error) -> web.Response:
+def _store_unavailable(error: sqlite3.Error | StoreError) -> web.Response:
     """A store that cannot be read (corrupted, locked past its timeout) is the server's trouble: 503, why."""
     # sqlite3's message may quote a damaged row: the first line, cut short, says enough.
-    cause = printable(str(error), newlines=False)[:200]
+    cause = printable(str(error.__cause__ or error), newlines=False)[:200]
     return web.json_response({"error": f"store unavailable: {cause}"}, status=503)
 
 
