@@ -330,7 +330,7 @@ def _report(args: argparse.Namespace) -> int:
     text = render_report(timelines, co_changes, history.series, context)
     try:
         if args.plot:
-            write_plot(args.plot, timelines, history.series)
+            write_plot(args.plot, timelines, history.series, made=context.made)
         if args.output:
             write_atomically(args.output, lambda temp: temp.write_text(text, encoding="utf-8"))
     except OSError as error:

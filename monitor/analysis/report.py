@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from monitor.analysis.timeline import (
     wire_summary,
 )
 from monitor.probe.record import ProbeResult, format_utc
-from monitor.text import markdown_code, markdown_inline, redact_url
+from monitor.text import markdown_code, markdown_inline, printable, redact_url
 
 if TYPE_CHECKING:
     from monitor.config.settings import MonitorSettings
@@ -126,6 +127,13 @@ def _regime_table(timeline: SeriesTimeline) -> list[str]:
             f"{_rate(regime)} | {_classes(regime)} |"
         )
     return lines
+
+
+def _fenced(language: str, text: str) -> list[str]:
+    """A fenced code block no backtick run inside `text` (a model name from the store) can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{language}", printable(text), fence]
 
 
 def _name(model: str, probe: str) -> str:
@@ -346,16 +354,17 @@ def render_report(
             "The setup message the probe sends for this model (the model's `setup` file from the config, "
             "else the default payload; the API key is never part of it):",
             "",
-            "```json",
         ]
-        out += [json.dumps(context.setup_payload, indent=2), "```", ""]
+        out += [*_fenced("json", json.dumps(context.setup_payload, indent=2)), ""]
     url = f" --url {context.url}" if context.url and not context.url_is_default else ""
     out += [
         "Run N turns and print the per-model table (key from `GEMINI_API_KEY`):",
         "",
-        "```sh",
-        f"live-monitor probe --model {context.reproduce_model} --probe {context.reproduce_probe} -n 10{url}",
-        "```",
+        *_fenced(
+            "sh",
+            f"live-monitor probe --model {shlex.quote(context.reproduce_model)} "
+            f"--probe {shlex.quote(context.reproduce_probe)} -n 10{url}",
+        ),
         "",
     ]
     title = "## Results per model"
