@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -270,15 +271,17 @@ def _onset_text(demo: DemoInfo) -> str:
 
 
 async def _retention_loop(settings: MonitorSettings, store: Store) -> None:
-    loop = asyncio.get_running_loop()
+    log = get_logger("monitor.daemon")
     retention = settings.store.retention
     while True:
-        await loop.run_in_executor(
-            None,
-            lambda: store.apply_retention(
+        try:
+            # On the writer thread, queued behind pending appends: one writer, commits in order.
+            await store.apply_retention_async(
                 datetime.now(UTC),
                 success_days=retention.success_days,
                 failure_days=retention.failure_days,
-            ),
-        )
+            )
+        except sqlite3.Error as error:
+            # A full disk must not end retention for the daemon's lifetime: try again next hour.
+            log.warning("retention_failed", error=str(error))
         await asyncio.sleep(_RETENTION_EVERY_SECONDS)
