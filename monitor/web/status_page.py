@@ -138,7 +138,8 @@ code, .wire td { font-family: ui-monospace, monospace; font-size: 13px; }
 .wire td.server { color: #8250df; } .wire td.client { color: #0969da; }
 .cols { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-start; }
 svg.spark { vertical-align: middle; background: #f6f8fa; border-radius: 2px; }
-svg.spark .ok { fill: #1a7f37; } svg.spark .failed { fill: #cf222e; }
+svg.spark path { stroke-width: 2; fill: none; }
+svg.spark .ok { stroke: #1a7f37; } svg.spark .failed { stroke: #cf222e; }
 """
 
 
@@ -185,10 +186,18 @@ def _hhmm(epoch: float) -> str:
 
 
 def _duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit}"
-    return f"{max(0, int(seconds))} s"
+    """`3 d 4 h`, `1 h 59 min`, `12 min`, `40 s`: two units at most, rounded down (never overstated)."""
+    units = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+    left = max(0, int(seconds))
+    for i, (unit, size) in enumerate(units):
+        if left >= size or unit == "s":
+            text = f"{left // size} {unit}"
+            if i + 1 < len(units) and unit != "min":
+                smaller, smaller_size = units[i + 1]
+                rest = (left % size) // smaller_size
+                text += f" {rest} {smaller}" if rest else ""
+            return text
+    return "0 s"
 
 
 def since_when(regime: SeriesRegime | None, now: datetime, *, stored: bool) -> str:
@@ -218,22 +227,26 @@ _SPARK_HEIGHT: Final = 16
 
 
 def sparkline(turns: Sequence[tuple[float, bool]], now: datetime) -> str:
-    """The last hour of turns as inline SVG: a tick a turn, tall red for a failure, short green for ok."""
+    """The last hour of turns as inline SVG: a tick a turn, tall red for a failure, short green for ok.
+
+    One path per class (not an element per turn), so a row costs well under a kilobyte at 1,000 rows.
+    """
     start = (now - SPARK_WINDOW).timestamp()
     span = SPARK_WINDOW.total_seconds()
-    failed = sum(1 for _, f in turns if f)
-    ticks = []
+    paths: dict[bool, list[str]] = {False: [], True: []}
     for at, is_failure in turns:
-        x = max(0.0, min(_SPARK_WIDTH - 2.0, (at - start) / span * (_SPARK_WIDTH - 2)))
-        height = _SPARK_HEIGHT if is_failure else 6
-        css = "failed" if is_failure else "ok"
-        ticks.append(
-            f'<rect class="{css}" x="{x:.1f}" y="{_SPARK_HEIGHT - height}" width="2" height="{height}"/>'
-        )
+        x = max(1.0, min(_SPARK_WIDTH - 1.0, 1 + (at - start) / span * (_SPARK_WIDTH - 2)))
+        paths[is_failure].append(f"M{x:.1f} {_SPARK_HEIGHT}v-{_SPARK_HEIGHT if is_failure else 6}")
+    failed = len(paths[True])
+    drawn = "".join(
+        f'<path class="{"failed" if kind else "ok"}" d="{"".join(parts)}"/>'
+        for kind, parts in paths.items()
+        if parts
+    )
     label = f"last hour: {len(turns)} turns, {failed} failed"
     return (
         f'<svg class="spark" width="{_SPARK_WIDTH}" height="{_SPARK_HEIGHT}" role="img" '
-        f'viewBox="0 0 {_SPARK_WIDTH} {_SPARK_HEIGHT}"><title>{label}</title>{"".join(ticks)}</svg>'
+        f'viewBox="0 0 {_SPARK_WIDTH} {_SPARK_HEIGHT}"><title>{label}</title>{drawn}</svg>'
     )
 
 
