@@ -104,7 +104,7 @@ def check_integrity(connection: sqlite3.Connection, path: Path) -> None:
     if rows != ["ok"]:
         raise StoreError(
             f"{path}: failed its integrity check ({'; '.join(rows)[:300]}); keep it for recovery and start a "
-            f"new store: mv {path} {path}.corrupt (then `sqlite3 {path}.corrupt .recover` salvages records)"
+            f"new store: mv {path} {path}.corrupt (docs/store.md, 'A damaged store', salvages its records)"
         )
 
 
