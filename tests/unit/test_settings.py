@@ -96,7 +96,7 @@ def test_key_from_the_environment_and_missing_key_problem(
 def test_key_from_a_docker_secret_named_by_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """$GEMINI_API_KEY_FILE (the compose `real` profile) beats $GEMINI_API_KEY; an unreadable one is named."""
+    """$GEMINI_API_KEY_FILE (the compose real monitor) beats $GEMINI_API_KEY; an unreadable one is named."""
     secret = tmp_path / "gemini_api_key"
     secret.write_text(SECRET + "\n", encoding="utf-8")
     path = write(tmp_path, "models: [{id: m}]\n")
