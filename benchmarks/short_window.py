@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from monitor.analysis.timeline import DEFAULT_BASELINE, Series, baseline_prior, build_timeline
+from monitor.analysis.prior import DEFAULT_BASELINE, baseline_prior
+from monitor.analysis.timeline import Series, build_timeline
 
 RATES = (0.3, 0.5, 0.8, 1.0)
 INTERVAL = 60.0  # seconds between turns (only the unit of the widths)

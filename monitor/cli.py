@@ -125,7 +125,8 @@ def _timelines(
     history: History, settings: MonitorSettings | None, baseline: float | None
 ) -> list[SeriesTimeline]:
     """Every series' timeline with its prior: own history, else pinned siblings, else the baseline."""
-    from monitor.analysis.timeline import DEFAULT_BASELINE, build_timeline, choose_priors  # noqa: PLC0415
+    from monitor.analysis.prior import DEFAULT_BASELINE, choose_priors  # noqa: PLC0415
+    from monitor.analysis.timeline import build_timeline  # noqa: PLC0415
 
     models = settings.models if settings else []
     priors = choose_priors(
@@ -270,8 +271,9 @@ def _timeline(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
     from datetime import UTC, datetime  # noqa: PLC0415
 
+    from monitor.analysis.export import timeline_json  # noqa: PLC0415
     from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
-    from monitor.analysis.report import render_timeline, timeline_json  # noqa: PLC0415
+    from monitor.analysis.report import render_timeline  # noqa: PLC0415
     from monitor.analysis.timeline import cross_model  # noqa: PLC0415
     from monitor.probe.record import format_utc  # noqa: PLC0415
 
@@ -298,9 +300,10 @@ def _report(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
+    from monitor.analysis.context import build_context  # noqa: PLC0415
     from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
     from monitor.analysis.plot import write_plot  # noqa: PLC0415
-    from monitor.analysis.report import build_context, render_report, write_atomically  # noqa: PLC0415
+    from monitor.analysis.report import render_report, write_atomically  # noqa: PLC0415
     from monitor.analysis.timeline import cross_model  # noqa: PLC0415
     from monitor.config.settings import ConfigError, load_settings  # noqa: PLC0415
 

@@ -27,14 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from monitor.analysis.timeline import (
-    Prior,
-    Series,
-    failure_class,
-    history_prior,
-    series_from_records,
-    series_from_turns,
-)
+from monitor.analysis.prior import Prior, history_prior
+from monitor.analysis.timeline import Series, failure_class, series_from_records, series_from_turns
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
 

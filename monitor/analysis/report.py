@@ -3,7 +3,8 @@
 The report follows incident 000's sections (Summary, Timeline, Reproduction, Results per model, Wire-level
 pattern, Environment) and states only what the records, the counters or the given config say. Files are
 written to a temporary sibling and renamed, so a failed run never leaves half a report. The plot lives in
-`monitor.analysis.plot`.
+`monitor.analysis.plot`, the facts beyond the timeline in `monitor.analysis.context`, the JSON document in
+`monitor.analysis.export`.
 """
 
 from __future__ import annotations
@@ -13,37 +14,23 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from monitor.analysis.timeline import (
-    LEVEL,
-    CoChange,
-    Onset,
-    Regime,
-    Series,
-    SeriesTimeline,
-    WireSummary,
-    wire_summary,
-)
-from monitor.probe.record import ProbeResult, format_utc
-from monitor.text import markdown_code, markdown_inline, printable, redact_url
+from monitor.analysis.timeline import CoChange, Onset, Regime, Series, SeriesTimeline, worst_regression
+from monitor.text import markdown_code, markdown_inline, printable
 
 if TYPE_CHECKING:
-    from monitor.config.settings import MonitorSettings
+    from monitor.analysis.context import ReportContext
+    from monitor.analysis.wire import WireSummary
 
 __all__ = [
-    "RecordSource",
-    "ReportContext",
-    "build_context",
     "describe_onset",
     "render_report",
     "render_timeline",
     "since_when",
-    "timeline_json",
     "window_line",
     "write_atomically",
 ]
@@ -230,37 +217,10 @@ def render_timeline(
     return "\n".join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class ReportContext:
-    """Everything the report needs beyond the timeline; None/empty where the source does not know."""
-
-    source: str  # e.g. "store data/live-monitor.sqlite3" or "Prometheus http://...: 60 s steps"
-    vantages: Sequence[str]
-    endpoints: Sequence[str]
-    setup_payload: Mapping[str, Any] | None  # the exact `{"setup": ...}` message of the reproduced model
-    reproduce_model: str
-    reproduce_probe: str
-    url: str | None  # from the config (any key= value redacted); None when no config was given
-    url_is_default: bool
-    auth: str | None
-    quota: Mapping[str, int] | None
-    wire: WireSummary | None  # None for Prometheus input (counters carry no messages)
-    window: tuple[datetime | None, datetime | None] = (None, None)  # --since/--until (None: unbounded)
-    made: datetime | None = None  # when the report was made (UTC)
-
-
-def _worst(co_changes: Sequence[CoChange]) -> CoChange | None:
-    """The rising co-change with the largest rise: the report's regression."""
-    rising = [c for c in co_changes if c.rising]
-    if not rising:
-        return None
-    return max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))
-
-
 def _headline(
     co_changes: Sequence[CoChange], timelines: Sequence[SeriesTimeline]
 ) -> tuple[str, CoChange | None]:
-    worst = _worst(co_changes)
+    worst = worst_regression(co_changes)
     if worst is None:
         elevated = [t for t in timelines if t.regimes and t.prior and t.regimes[-1].rate_low > t.prior.rate]
         if elevated:
@@ -410,177 +370,3 @@ def write_atomically(path: str, write: Callable[[Path], object]) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-
-
-def _redact_url(url: str) -> str:
-    """The URL with its userinfo and any credential-like query value replaced: no secret reaches a report."""
-    return redact_url(url)
-
-
-_AUTH_WORDS = {
-    "header": "API key in the x-goog-api-key header",
-    "query": "API key as the ?key= query parameter",
-    "token": "ephemeral auth token (Authorization: Token, BidiGenerateContentConstrained)",
-    "bearer": "OAuth access token (Authorization: Bearer)",
-}
-
-
-class RecordSource(Protocol):
-    """Full records read on demand, so a store parses only those the report shows (`analysis.history`)."""
-
-    def between(self, start: datetime | None, end: datetime | None) -> Sequence[ProbeResult]:
-        """Records with start < started_at <= end (None: unbounded), in time order."""
-        ...
-
-    def origins(self) -> tuple[list[str], list[str]]:
-        """The distinct non-empty endpoints and vantages of all the records, sorted."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Loaded:
-    records: Sequence[ProbeResult]
-
-    def between(self, start: datetime | None, end: datetime | None) -> Sequence[ProbeResult]:
-        if start is None and end is None:
-            return self.records
-        return [
-            r
-            for r in self.records
-            if (start is None or start < r.started_at) and (end is None or r.started_at <= end)
-        ]
-
-    def origins(self) -> tuple[list[str], list[str]]:
-        return (
-            sorted({r.endpoint for r in self.records if r.endpoint}),
-            sorted({r.vantage for r in self.records if r.vantage}),
-        )
-
-
-def build_context(
-    *,
-    source: str,
-    records: Sequence[ProbeResult] | RecordSource | None,
-    series: Sequence[Series],
-    co_changes: Sequence[CoChange],
-    settings: MonitorSettings | None,
-    window: tuple[datetime | None, datetime | None] = (None, None),
-    made: datetime | None = None,
-) -> ReportContext:
-    """Facts for the report from the records and, when given, the monitor config; nothing is guessed."""
-    from monitor.config.settings import GEMINI_URL  # noqa: PLC0415
-    from monitor.live.messages import default_setup_payload, model_resource, setup_message  # noqa: PLC0415
-
-    loaded = _Loaded(records) if isinstance(records, Sequence) else records
-    worst = _worst(co_changes)
-    # The regression's wire pattern: turns in its window, every model (clean ones give successes).
-    wire_window: tuple[datetime | None, datetime | None] = (None, None)
-    if worst is not None:
-        model, probe, _ = max(worst.changed, key=lambda c: c[2].rate_after - c[2].rate_before)
-        wire_window = (worst.start, worst.end)
-    else:
-        model, probe = series[0].model, series[0].probe
-    wire_records = loaded.between(*wire_window) if loaded is not None else None
-    configured = next((m for m in settings.models if m.id == model), None) if settings else None
-    endpoint = settings.endpoint_of(configured) if settings and configured else None
-    url = _redact_url(endpoint.url) if endpoint else None
-    payload = configured.setup_payload if configured else None
-    setup = setup_message(model_resource(model, url or GEMINI_URL), payload or default_setup_payload())
-    endpoints, vantages = loaded.origins() if loaded is not None else ([], [])
-    return ReportContext(
-        source=source,
-        vantages=vantages,
-        endpoints=endpoints or ([endpoint.name] if endpoint else []),
-        setup_payload=setup,
-        reproduce_model=model,
-        reproduce_probe=probe,
-        url=url,
-        url_is_default=url == GEMINI_URL,
-        auth=_AUTH_WORDS.get(endpoint.auth.value, endpoint.auth.value) if endpoint else None,
-        quota=settings.budgets.model_dump() if settings else None,
-        wire=wire_summary(wire_records) if wire_records is not None else None,
-        window=window,
-        made=made,
-    )
-
-
-def timeline_json(
-    timelines: Sequence[SeriesTimeline],
-    co_changes: Sequence[CoChange],
-    series: Sequence[Series] = (),
-    *,
-    window: tuple[datetime | None, datetime | None] = (None, None),
-) -> dict[str, Any]:
-    """The `timeline --format json` document."""
-    starts = [float(s.times[0]) for s in series if s.times.size]
-    ends = [float(s.times[-1]) for s in series if s.times.size]
-
-    def regime(r: Regime) -> dict[str, Any]:
-        return {
-            "start": format_utc(r.start),
-            "end": format_utc(r.end),
-            "trials": r.trials,
-            "failures": r.failures,
-            "rate": r.rate,
-            "rate_ci95": [r.rate_low, r.rate_high],
-            "failures_by_class": dict(r.failures_by_class),
-        }
-
-    def onset(o: Onset) -> dict[str, Any]:
-        return {
-            "after": format_utc(o.after),
-            "before": format_utc(o.before),
-            "most_likely": format_utc(o.most_likely),
-            "level": LEVEL,
-            "width_bins": o.width_bins,
-            "rate_before": o.rate_before,
-            "rate_after": o.rate_after,
-            "precise": o.precise,
-            "open_start": o.open_start,
-        }
-
-    def prior(t: SeriesTimeline) -> dict[str, Any] | None:
-        if t.prior is None:
-            return None
-        return {"source": t.prior.source.value, "failures": t.prior.failures, "trials": t.prior.trials}
-
-    return {
-        "window": {
-            "since": format_utc(window[0]) if window[0] else None,
-            "until": format_utc(window[1]) if window[1] else None,
-            "first_turn": format_utc(_utc(min(starts))) if starts else None,
-            "last_turn": format_utc(_utc(max(ends))) if ends else None,
-        },
-        "series": [
-            {
-                "model": t.model,
-                "probe": t.probe,
-                "resolution_seconds": t.resolution,
-                "excluded_prober_errors": t.excluded,
-                "prior": prior(t),
-                "regimes": [regime(r) for r in t.regimes],
-                "leading_onset": onset(t.leading) if t.leading else None,
-                "onsets": [onset(o) for o in t.onsets],
-            }
-            for t in timelines
-        ],
-        "co_changes": [
-            {
-                "start": format_utc(c.start),
-                "end": format_utc(c.end),
-                "direction": "rising" if c.rising else "falling",
-                "changed": [{"model": m, "probe": p, "onset": onset(o)} for m, p, o in c.changed],
-                "window": [
-                    {
-                        "model": w.model,
-                        "probe": w.probe,
-                        "trials": w.trials,
-                        "failures": w.failures,
-                        "changed": w.changed,
-                    }
-                    for w in c.window
-                ],
-            }
-            for c in co_changes
-        ],
-    }

@@ -6,109 +6,50 @@ turn; it fails when its outcome is not `ok`. `prober_error` turns are our own bu
 they are dropped from the series and counted in `Series.excluded`.
 
 A window is rarely the whole story: `timeline --since 30m` right after a page sees a few turns of the old
-regime, or none. A `Prior` says what is known of the rate before the window (the series' own earlier turns,
-else the pinned versions of its family, else the configured expected baseline) and enters the analysis as one
-extra bin in front of the window: PELT and the onset posterior both see it, so a window that fails from its
-first turn is a change at its start ("failing since at least ..."), never "one regime, unchanged".
+regime, or none. A `Prior` (`monitor.analysis.prior`) says what is known of the rate before the window and
+enters the analysis as one extra bin in front of the window: PELT and the onset posterior both see it, so a
+window that fails from its first turn is a change at its start ("failing since at least ..."), never "one
+regime, unchanged". The wire patterns of the report live in `monitor.analysis.wire`.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from monitor.changepoint import LEVEL, Change, pelt, segment, wilson_interval
-from monitor.probe.outcome import Outcome, TimingPhase
-from monitor.probe.record import ProbeResult, RecoveryKind
+from monitor.changepoint import LEVEL, Change, segment, wilson_interval
+from monitor.probe.outcome import Outcome
+from monitor.probe.record import ProbeResult
+
+if TYPE_CHECKING:
+    from monitor.analysis.prior import Prior
 
 __all__ = [
-    "BASELINE_WEIGHT",
-    "DEFAULT_BASELINE",
     "LEVEL",
-    "MAX_PRIOR_TRIALS",
     "CoChange",
     "ModelWindow",
     "Onset",
-    "Prior",
-    "PriorSource",
     "Regime",
     "Series",
     "SeriesTimeline",
-    "WirePattern",
-    "WireSummary",
-    "baseline_prior",
     "build_timeline",
-    "choose_priors",
-    "counts_prior",
     "cross_model",
     "failure_class",
-    "history_prior",
     "series_from_records",
     "series_from_turns",
-    "wire_summary",
+    "worst_regression",
 ]
 
 # An onset whose after-rate is under this multiple of the before-rate is flagged low-precision (the posterior
 # is wide; docs/detection.md, "Onset").
 _PRECISE_RATIO = 10.0
-# The expected failure rate of a healthy model when nothing else is known (`models[].expected_failure_rate`).
-DEFAULT_BASELINE = 0.01
-# A configured baseline weighs as much as this many turns: enough that 4 failures in 8 turns are a change
-# (docs/timeline.md), little enough that a window of 30 real turns outweighs a wrong guess.
-BASELINE_WEIGHT = 100
-# Earlier turns (or siblings') are scaled down to this many: they describe the rate before the window, but a
-# day of them must not outweigh the window itself when the two disagree.
-MAX_PRIOR_TRIALS = 200
 _JUST_BEFORE = timedelta(microseconds=1)
-
-
-class PriorSource(StrEnum):
-    """Where the prior on a series' pre-window failure rate came from."""
-
-    HISTORY = "history"  # the series' own turns before the window
-    SIBLINGS = "siblings"  # pinned versions of the same model family, over the window
-    BASELINE = "baseline"  # the configured expected failure rate
-
-
-@dataclass(frozen=True, slots=True)
-class Prior:
-    """What is known of a series' failure rate before its window: `failures` of `trials`, as one extra bin."""
-
-    failures: int
-    trials: int
-    source: PriorSource
-
-    @property
-    def rate(self) -> float:
-        return self.failures / self.trials if self.trials else 0.0
-
-    def describe(self) -> str:
-        """`history before the window: 2/200 failed` and the like, for the report."""
-        if self.source is PriorSource.BASELINE:
-            return f"expected baseline {100 * self.rate:.1f}% (weighted as {self.trials} turns)"
-        where = "its own turns before the window" if self.source is PriorSource.HISTORY else "pinned siblings"
-        return f"{where}: {self.failures}/{self.trials} failed"
-
-
-def baseline_prior(rate: float) -> Prior:
-    """The prior of a configured expected failure rate (0 <= rate < 1), worth BASELINE_WEIGHT turns."""
-    return Prior(round(min(max(rate, 0.0), 1.0) * BASELINE_WEIGHT), BASELINE_WEIGHT, PriorSource.BASELINE)
-
-
-def counts_prior(failures: int, trials: int, source: PriorSource) -> Prior | None:
-    """A prior from observed counts, scaled down to MAX_PRIOR_TRIALS at the same rate; None without trials."""
-    if trials <= 0:
-        return None
-    if trials > MAX_PRIOR_TRIALS:
-        failures, trials = round(failures * MAX_PRIOR_TRIALS / trials), MAX_PRIOR_TRIALS
-    return Prior(int(failures), int(trials), source)
 
 
 def failure_class(outcome: str, code: int | None) -> str:
@@ -307,58 +248,6 @@ def build_timeline(series: Series, beta: float | None = None, prior: Prior | Non
     )
 
 
-# A prior needs at least this many turns behind it; fewer say less than the configured baseline.
-_MIN_PRIOR_TRIALS = 10
-
-
-def history_prior(earlier: Series) -> Prior | None:
-    """The prior from a series' own turns before the window: the counts of their last regime.
-
-    Only the last regime: an outage that ended an hour before the window says nothing about the rate just
-    before it. None when that regime holds fewer than 10 turns.
-    """
-    if earlier.failures.size == 0:
-        return None
-    changes = pelt(earlier.failures, earlier.trials)
-    start = changes[-1] if changes else 0
-    trials = int(earlier.trials[start:].sum())
-    if trials < _MIN_PRIOR_TRIALS:
-        return None
-    return counts_prior(int(earlier.failures[start:].sum()), trials, PriorSource.HISTORY)
-
-
-def choose_priors(
-    series: Sequence[Series],
-    *,
-    history: Mapping[tuple[str, str], Prior],
-    families: Mapping[str, tuple[str, bool]],
-    baseline: Mapping[str, float],
-    default_baseline: float = DEFAULT_BASELINE,
-) -> dict[tuple[str, str], Prior]:
-    """One prior per (model, probe): its own history, else its pinned siblings, else its expected baseline.
-
-    `families` maps a model to (family, alias) when the config is known; the siblings of a model are the
-    other pinned models of its family with the same probe, pooled over the window (at least 10 turns).
-    `baseline` holds the configured expected failure rates; other models get `default_baseline`.
-    """
-    chosen: dict[tuple[str, str], Prior] = {}
-    for s in series:
-        key = (s.model, s.probe)
-        prior = history.get(key)
-        if prior is None and s.model in families:
-            family = families[s.model][0]
-            pinned = [
-                o
-                for o in series
-                if o.probe == s.probe and o.model != s.model and families.get(o.model) == (family, False)
-            ]
-            trials = sum(int(o.trials.sum()) for o in pinned)
-            if trials >= _MIN_PRIOR_TRIALS:
-                prior = counts_prior(sum(int(o.failures.sum()) for o in pinned), trials, PriorSource.SIBLINGS)
-        chosen[key] = prior or baseline_prior(baseline.get(s.model, default_baseline))
-    return chosen
-
-
 @dataclass(frozen=True, slots=True)
 class ModelWindow:
     """One series' counts over a co-change window."""
@@ -431,84 +320,9 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class WirePattern:
-    sequence: str  # message kinds, e.g. "setupComplete → sessionResumptionUpdate → close 1011"
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class WireSummary:
-    """Server message sequences of failed and successful turns, and how long after the turn failures came."""
-
-    failures: tuple[WirePattern, ...]
-    successes: tuple[WirePattern, ...]
-    failure_total: int
-    success_total: int
-    failure_delay: tuple[float, float, float] | None  # seconds, turn sent to failure: min, median, max
-    setup_delay: tuple[float, float, float] | None  # seconds, setup sent to setupComplete
-
-
-# Streamed content interleaves these kinds dozens of times per turn; a run of them is one step of the pattern.
-_STREAMED = frozenset(
-    {"serverContent.modelTurn", "serverContent.outputTranscription", "serverContent.inputTranscription"}
-)
-
-
-def _sequence(record: ProbeResult) -> str:
-    # The recovery resumes whenever any update carried a newHandle (monitor.probe.recovery); a fresh recovery
-    # therefore proves every sessionResumptionUpdate of the failed turn was empty.
-    empty_updates = record.recovery is not None and record.recovery.kind is RecoveryKind.FRESH
-    kinds: list[str] = []
-    streamed: set[str] = set()
-    for kind, _seconds in record.messages:
-        if kind in _STREAMED:
-            streamed.add(kind.removeprefix("serverContent."))
-            label = "serverContent{" + ", ".join(sorted(streamed)) + "}"
-            if kinds and kinds[-1].startswith("serverContent{"):
-                kinds[-1] = label
-            else:
-                kinds.append(label)
-            continue
-        streamed.clear()
-        if kind == "close" and record.code is not None:
-            label = f"close {record.code}"
-        elif kind == "sessionResumptionUpdate" and empty_updates:
-            label = "sessionResumptionUpdate {}"
-        else:
-            label = kind
-        if kinds and kinds[-1].removesuffix("…") == label:
-            kinds[-1] = label + "…"
-        else:
-            kinds.append(label)
-    if not record.ok and not any(k.startswith("close") for k in kinds):
-        kinds.append(failure_class(record.outcome.value, record.code))
-    return " → ".join(kinds) if kinds else "(no server message)"
-
-
-def _spread(values: list[float]) -> tuple[float, float, float] | None:
-    return (min(values), statistics.median(values), max(values)) if values else None
-
-
-def wire_summary(records: Iterable[ProbeResult], top: int = 3) -> WireSummary:
-    """The `top` most common message sequences of failed and successful turns (prober_error excluded)."""
-    failed: Counter[str] = Counter()
-    succeeded: Counter[str] = Counter()
-    delays: list[float] = []
-    setups: list[float] = []
-    for record in records:
-        if record.outcome is Outcome.PROBER_ERROR:
-            continue
-        (succeeded if record.ok else failed)[_sequence(record)] += 1
-        if not record.ok and TimingPhase.FAILURE in record.timings and TimingPhase.SETUP in record.timings:
-            delays.append(record.timings[TimingPhase.FAILURE])  # failed after the turn was sent
-        if TimingPhase.SETUP in record.timings:
-            setups.append(record.timings[TimingPhase.SETUP])
-    return WireSummary(
-        failures=tuple(WirePattern(s, n) for s, n in failed.most_common(top)),
-        successes=tuple(WirePattern(s, n) for s, n in succeeded.most_common(top)),
-        failure_total=sum(failed.values()),
-        success_total=sum(succeeded.values()),
-        failure_delay=_spread(delays),
-        setup_delay=_spread(setups),
-    )
+def worst_regression(co_changes: Sequence[CoChange]) -> CoChange | None:
+    """The rising co-change with the largest rise: the report's regression (None when nothing rose)."""
+    rising = [c for c in co_changes if c.rising]
+    if not rising:
+        return None
+    return max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))

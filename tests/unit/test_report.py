@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from monitor.analysis.context import build_context
 from monitor.analysis.plot import bin_seconds, write_plot
-from monitor.analysis.report import build_context, render_report
+from monitor.analysis.prior import DEFAULT_BASELINE, baseline_prior
+from monitor.analysis.report import render_report
 from monitor.analysis.timeline import (
-    DEFAULT_BASELINE,
     CoChange,
     Series,
     SeriesTimeline,
-    baseline_prior,
     build_timeline,
     cross_model,
     series_from_records,

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from monitor.analysis.timeline import (
+from monitor.analysis.prior import (
     DEFAULT_BASELINE,
     Prior,
     PriorSource,
-    Series,
     baseline_prior,
-    build_timeline,
     choose_priors,
     counts_prior,
-    cross_model,
     history_prior,
-    series_from_records,
-    wire_summary,
 )
+from monitor.analysis.timeline import Series, build_timeline, cross_model, series_from_records
+from monitor.analysis.wire import wire_summary
 from monitor.probe.outcome import Outcome, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, Recovery, RecoveryKind, RecoveryOutcome
 from tests.integration.timeline.records import (
