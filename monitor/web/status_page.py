@@ -185,6 +185,10 @@ def _hhmm(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%H:%M")
 
 
+def _hhmmss(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%H:%M:%S")
+
+
 def _duration(seconds: float) -> str:
     """`3 d 4 h`, `1 h 59 min`, `12 min`, `40 s`: two units at most, rounded down (never overstated)."""
     units = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
@@ -210,9 +214,11 @@ def since_when(regime: SeriesRegime | None, now: datetime, *, stored: bool) -> s
         if regime.open_start:
             where = f"at least since {_hhmm(regime.onset_after)} UTC (before the turns held)"
             return f'<span class="failed">failing</span> {where}'
-        between = f"onset between {_hhmm(regime.onset_after)} and {_hhmm(regime.onset_before)}"
+        # Seconds when the interval is under two minutes: "between 21:15 and 21:15" would say nothing.
+        at = _hhmmss if regime.onset_before - regime.onset_after < 120 else _hhmm
+        between = f"onset between {at(regime.onset_after)} and {at(regime.onset_before)}"
         return (
-            f'<span class="failed">failing since {_hhmm(regime.since)}</span> '
+            f'<span class="failed">failing since {at(regime.since)}</span> '
             f'<span class="muted">({between} UTC, {100 * regime.rate:.0f}% of {regime.turns})</span>'
         )
     age = _duration(now.timestamp() - regime.since)

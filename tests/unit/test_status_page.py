@@ -51,11 +51,11 @@ def _row(page: str, model: str, probe: str) -> str:
 def test_a_failing_job_says_since_when_with_its_onset_interval(page: str) -> None:
     """The alias failing since the onset: 'failing since HH:MM (onset between HH:MM and HH:MM UTC ...)'."""
     row = _row(page, ALIAS, "text")
-    match = re.search(
-        r"failing since (\d\d:\d\d)</span> <span class=\"muted\">\(onset between (\d\d:\d\d) and", row
-    )
+    clock = r"(\d\d:\d\d(?::\d\d)?)"
+    match = re.search(rf"failing since {clock}</span> <span class=\"muted\">\(onset between {clock} and", row)
     assert match, row
-    since = datetime.strptime(match[1], "%H:%M").replace(year=2026, month=5, day=27, tzinfo=UTC)
+    moment = match[1] if len(match[1]) == 8 else f"{match[1]}:00"
+    since = datetime.strptime(moment, "%H:%M:%S").replace(year=2026, month=5, day=27, tzinfo=UTC)
     assert abs(since - ONSET) <= timedelta(minutes=3)
 
 
