@@ -99,6 +99,13 @@ def history_prior(earlier: Series) -> Prior | None:
     return counts_prior(int(earlier.failures[start:].sum()), trials, PriorSource.HISTORY)
 
 
+def _first_regime(series: Series) -> tuple[int, int]:
+    """(failures, trials) of a series' first regime: its rate before anything changed in the window."""
+    changes = pelt(series.failures, series.trials)
+    end = changes[0] if changes else series.failures.size
+    return int(series.failures[:end].sum()), int(series.trials[:end].sum())
+
+
 def choose_priors(
     series: Sequence[Series],
     *,
@@ -107,25 +114,27 @@ def choose_priors(
     baseline: Mapping[str, float],
     default_baseline: float = DEFAULT_BASELINE,
 ) -> dict[tuple[str, str], Prior]:
-    """One prior per (model, probe): its own history, else its pinned siblings, else its expected baseline.
+    """One prior per (model, probe): its own history, else (an alias) its pinned siblings, else its baseline.
 
-    `families` maps a model to (family, alias) when the config is known; the siblings of a model are the
-    other pinned models of its family with the same probe, pooled over the window (at least 10 turns).
-    `baseline` holds the configured expected failure rates; other models get `default_baseline`.
+    `families` maps a model to (family, alias) when the config is known. A moving alias points at one of its
+    pinned versions, so without history it borrows their rate: the first regime of each other pinned model of
+    its family with the same probe (what they did before anything changed in the window), pooled, at least 10
+    turns. A pinned model never borrows: a sibling's outage is not its baseline. `baseline` holds the
+    configured expected failure rates; other models get `default_baseline`.
     """
     chosen: dict[tuple[str, str], Prior] = {}
     for s in series:
         key = (s.model, s.probe)
         prior = history.get(key)
-        if prior is None and s.model in families:
-            family = families[s.model][0]
+        family, alias = families.get(s.model, ("", False))
+        if prior is None and alias:
             pinned = [
-                o
+                _first_regime(o)
                 for o in series
                 if o.probe == s.probe and o.model != s.model and families.get(o.model) == (family, False)
             ]
-            trials = sum(int(o.trials.sum()) for o in pinned)
+            trials = sum(n for _, n in pinned)
             if trials >= _MIN_PRIOR_TRIALS:
-                prior = counts_prior(sum(int(o.failures.sum()) for o in pinned), trials, PriorSource.SIBLINGS)
+                prior = counts_prior(sum(f for f, _ in pinned), trials, PriorSource.SIBLINGS)
         chosen[key] = prior or baseline_prior(baseline.get(s.model, default_baseline))
     return chosen

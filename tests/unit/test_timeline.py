@@ -204,3 +204,17 @@ def test_priors_come_from_history_then_pinned_siblings_then_the_baseline() -> No
     assert chosen[(PINNED, "text")] == Prior(0, 200, PriorSource.HISTORY)  # scaled to 200 turns, same rate
     assert chosen[(ALIAS, "text")] == Prior(0, 20, PriorSource.SIBLINGS)
     assert chosen[("other", "text")] == Prior(5, 100, PriorSource.BASELINE)
+
+
+def test_a_pinned_model_never_borrows_a_failing_siblings_rate() -> None:
+    """Pinned models keep the baseline; an alias borrows its pinned siblings' first regime, not an outage."""
+    (clean,) = series_from_records(sequence_records(PINNED, "." * 20))
+    (failing,) = series_from_records(sequence_records("pinned-12", "." * 10 + "x" * 10))
+    alias = _series("." * 20)
+    families = {ALIAS: ("flash", True), PINNED: ("flash", False), "pinned-12": ("flash", False)}
+    chosen = choose_priors([alias, clean, failing], history={}, families=families, baseline={})
+    assert chosen[(PINNED, "text")].source is PriorSource.BASELINE
+    assert chosen[("pinned-12", "text")].source is PriorSource.BASELINE
+    assert chosen[(ALIAS, "text")] == Prior(
+        0, 30, PriorSource.SIBLINGS
+    )  # 20 clean + the 10 before the outage
