@@ -364,15 +364,24 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; a reader that closes stdout early (`timeline ... | head`) ends it quietly."""
+    """Run one command. A reader that closes stdout early (`timeline ... | head`) ends it quietly; a store
+    that cannot be read is one line on stderr and exit 2."""
+    from monitor.store.schema import StoreError  # noqa: PLC0415 - sub-command imports stay local (shared file)
+
     try:
         try:
             args = _build_parser().parse_args(argv)
             handler: Callable[[argparse.Namespace], int] = args.handler
-            return handler(args)
+            try:
+                return handler(args)
+            except StoreError as error:
+                # A store that opened but cannot be read (damaged pages, a lock past its timeout): one line
+                # naming the file, as for every other bad input, never a traceback.
+                print(f"live-monitor {args.command}: {error}", file=sys.stderr)
+                return EXIT_USAGE
         finally:
-            # Flush here, inside the handler below, not at interpreter exit where a closed pipe can only be
-            # reported as "Exception ignored ... BrokenPipeError".
+            # Flush here, where the except below sees a closed pipe, not at interpreter exit, where it could
+            # only be reported as "Exception ignored ... BrokenPipeError".
             sys.stdout.flush()
     except BrokenPipeError:
         _discard_stdout()
