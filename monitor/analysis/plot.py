@@ -86,7 +86,7 @@ def write_plot(
     order = sorted(zip(timelines, series, strict=True), key=lambda pair: -_style(pair[0].probe)[2])
     changed = {t.model for t in timelines if t.changes}
     for timeline, s in order:
-        _draw(panels[models.index(timeline.model), 0], timeline, s, edges)
+        _draw(panels[models.index(timeline.model), 0], timeline, s, edges, visible=(hi - lo) / 500)
     for model, axes in zip(models, panels[:, 0], strict=True):
         axes.set_title(model, fontsize=9, loc="left")
         axes.set_ylim(-0.04, 1.06)
@@ -115,8 +115,9 @@ def _style(probe: str) -> tuple[str, Any, float, str, str]:
     return _STYLES.get(probe, _OTHER_STYLE)
 
 
-def _draw(axes: Any, timeline: SeriesTimeline, s: Series, edges: Any) -> None:
-    """One series on its model's panel: binned dots, regime steps, shaded onset intervals."""
+def _draw(axes: Any, timeline: SeriesTimeline, s: Series, edges: Any, *, visible: float) -> None:
+    """One series on its model's panel: binned dots, regime steps, shaded onset intervals (at least
+    `visible` seconds wide, a fifth of a percent of the window, so a one-probe interval still shows)."""
     import numpy as np  # noqa: PLC0415
 
     colour, style, line_width, marker, hatch = _style(timeline.probe)
@@ -139,7 +140,7 @@ def _draw(axes: Any, timeline: SeriesTimeline, s: Series, edges: Any) -> None:
     axes.plot(xs, ys, linestyle=style, lw=line_width, color=colour, drawstyle="steps-post", alpha=0.9)
     for onset in timeline.changes:
         start = onset.after.timestamp() / _DAY
-        end = max(onset.before.timestamp() / _DAY, start + 30 / _DAY)
+        end = max(onset.before.timestamp() / _DAY, start + visible / _DAY)
         axes.axvspan(start, end, facecolor=colour, alpha=0.18, hatch=hatch, edgecolor=colour, lw=0)
         axes.axvline(onset.most_likely.timestamp() / _DAY, color=colour, lw=1, linestyle=style)
         if onset.open_start:
