@@ -183,7 +183,7 @@ def _prior_lines(timelines: Sequence[SeriesTimeline]) -> list[str]:
 
 def _series_section(timeline: SeriesTimeline) -> list[str]:
     out = [*_regime_table(timeline), ""]
-    out += [f"- change {describe_onset(o)}" for o in timeline.changes]
+    out += [f"- {'' if o.open_start else 'change '}{describe_onset(o)}" for o in timeline.changes]
     if timeline.excluded:
         out.append(f"- {timeline.excluded} prober_error turns excluded (our own failures).")
     return [*out, ""]

@@ -280,12 +280,19 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
             found.append((timeline.model, timeline.probe, onset, timeline.regimes[i + 1].end))
     groups: list[list[tuple[str, str, Onset, datetime]]] = []
     for rising in (True, False):
-        members = sorted((f for f in found if f[2].rising is rising), key=lambda f: f[2].after)
+        # An open-start onset reaches back before the window: its interval is (-inf, before], so open-start
+        # onsets always overlap one another and sort first.
+        members = sorted(
+            (f for f in found if f[2].rising is rising), key=lambda f: (not f[2].open_start, f[2].after)
+        )
         for item in members:
             if (
                 groups
                 and groups[-1][0][2].rising is rising
-                and item[2].after < max(g[2].before for g in groups[-1])
+                and (
+                    item[2].after < max(g[2].before for g in groups[-1])
+                    or (item[2].open_start and all(g[2].open_start for g in groups[-1]))
+                )
             ):
                 groups[-1].append(item)
             else:

@@ -218,3 +218,15 @@ def test_a_pinned_model_never_borrows_a_failing_siblings_rate() -> None:
     assert chosen[(ALIAS, "text")] == Prior(
         0, 30, PriorSource.SIBLINGS
     )  # 20 clean + the 10 before the outage
+
+
+def test_series_failing_from_their_first_turns_change_together() -> None:
+    """Open-start onsets reach back before the window: staggered probes failing throughout are one group."""
+    prior = baseline_prior(DEFAULT_BASELINE)
+    text = _series("xxxxxxxx")
+    (audio,) = series_from_records(sequence_records(PINNED, "xx.xxxxx", start=START + timedelta(seconds=5)))
+    timelines = [build_timeline(s, prior=prior) for s in (text, audio)]
+    assert all(t.leading is not None and t.leading.open_start for t in timelines)
+    (change,) = cross_model(timelines, [text, audio])
+    assert {model for model, _, _ in change.changed} == {ALIAS, PINNED}
+    assert all(w.changed for w in change.window)
