@@ -6,7 +6,7 @@ Every source problem (missing file, malformed line, empty input, unknown model, 
 Prometheus gives counts, not records: `gemini_live_probe_turns_total` is read raw with `query_range` at the
 step and differenced per label set (a drop is a counter reset: the new value is the increase). This is exact
 at the step's resolution, unlike `increase()`, which extrapolates to the window edges and returns fractions
-(alerting-and-detection.md 3.3). A label set that first appears inside the window started from 0 (the exporter
+(docs/detection.md, "Onset"). A label set that first appears inside the window started from 0 (the exporter
 creates a label set on its first turn); the first sample of one present from the start only sets the baseline.
 """
 
@@ -20,13 +20,14 @@ import urllib.parse
 import urllib.request
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from monitor.analysis.jsonl import JsonlError, JsonlHistory, JsonlRecords, read_jsonl
+from monitor.analysis.prior import Prior, history_prior
 from monitor.analysis.timeline import Series, failure_class, series_from_turns
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
@@ -42,6 +43,7 @@ __all__ = [
     "load_jsonl",
     "load_prometheus",
     "load_store",
+    "load_store_priors",
     "load_store_series",
     "parse_moment",
     "select_model",
@@ -51,6 +53,10 @@ _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Prometheus refuses a range query of more than 11,000 points per series.
 _MAX_POINTS = 11_000
+# How far before --since the timeline looks for a series' earlier regime (its prior), and at most how many
+# of those turns it segments: a day at 2 turns a minute, a bounded cost for any store.
+PRIOR_LOOKBACK = timedelta(days=1)
+PRIOR_TURNS = 3000
 
 
 class HistoryError(Exception):
@@ -141,6 +147,43 @@ def load_store_series(
     if not series:
         raise HistoryError(f"--db {path}: no probe records{_window(since, until)}")
     return series
+
+
+def load_store_priors(path: str, series: Sequence[Series], since: datetime) -> dict[tuple[str, str], Prior]:
+    """Each series' prior from its own turns in the day before `since` (see `history_prior`)."""
+    from monitor.probe.outcome import ProbeKind  # noqa: PLC0415
+
+    store = _open_store(path, None)
+    priors: dict[tuple[str, str], Prior] = {}
+    try:
+        for s in series:
+            turns = store.turn_columns(
+                model=s.model, probe=ProbeKind(s.probe), since=since - PRIOR_LOOKBACK, until=since
+            )
+            prior = history_prior(series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]))
+            if prior is not None:
+                priors[(s.model, s.probe)] = prior
+    finally:
+        store.close()
+    return priors
+
+
+def _jsonl_priors(path: str, model: str | None, since: datetime) -> dict[tuple[str, str], Prior]:
+    """Each series' prior from the file's turns in the day before `since` (none when the file has none)."""
+    try:
+        earlier = read_jsonl_history(path, model, since - PRIOR_LOOKBACK, since).series
+    except HistoryError:
+        return {}
+    priors = {}
+    for s in earlier:
+        prior = history_prior(
+            Series(
+                s.model, s.probe, s.times[-PRIOR_TURNS:], s.trials[-PRIOR_TURNS:], s.failures[-PRIOR_TURNS:]
+            )
+        )
+        if prior is not None:
+            priors[(s.model, s.probe)] = prior
+    return priors
 
 
 class StoredRecords:
@@ -324,6 +367,10 @@ class History:
     series: list[Series]
     records: list[ProbeResult] | StoredRecords | JsonlRecords | None
     source: str
+    start: datetime | None = None  # the window asked for (None: unbounded)
+    end: datetime | None = None
+    # Priors from the series' own turns before the window (store and JSONL with --since only).
+    priors: dict[tuple[str, str], Prior] = field(default_factory=dict)
 
 
 def gather(
@@ -347,12 +394,21 @@ def gather(
         end = end or now
         series = load_prometheus(prometheus, model=model, since=start, until=end, step=step)
         return History(
-            series, None, f"Prometheus {prometheus} (resolution: {series[0].resolution:g} s steps)"
+            series,
+            None,
+            f"Prometheus {prometheus} (resolution: {series[0].resolution:g} s steps; the first step only "
+            "sets the counters' baseline, so its turns are not counted)",
+            start,
+            end,
         )
     if jsonl:
         read = read_jsonl_history(jsonl, model, start, end)
-        return History(read.series, read.records, f"JSONL file {jsonl} (per probe)")
+        priors = _jsonl_priors(jsonl, model, start) if start else {}
+        return History(read.series, read.records, f"JSONL file {jsonl} (per probe)", start, end, priors)
     if db:
         series = load_store_series(db, model, start, end)
-        return History(series, StoredRecords(db, model, start, end), f"store {db} (per probe)")
+        priors = load_store_priors(db, series, start) if start else {}
+        return History(
+            series, StoredRecords(db, model, start, end), f"store {db} (per probe)", start, end, priors
+        )
     raise HistoryError("no history source: give --db PATH, --jsonl FILE or --prometheus URL")

@@ -39,6 +39,7 @@ from prometheus_client.core import Metric
 
 from monitor import __version__
 from monitor.daemon.exposition import Exposition, Family, FamilyKind, HistogramState, label_text, number
+from monitor.daemon.regime import RegimeTracker, SeriesKey, SeriesRegime
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, RecoveryKind, RecoveryOutcome
 
@@ -129,11 +130,18 @@ RECOVERY_SECONDS: Final = _family(
 TOKENS: Final = _family(
     "probe_tokens", FamilyKind.COUNTER, "Tokens reported by the server's usageMetadata, by direction."
 )
+# The failure onset of the series' current regime (monitor.daemon.regime): what the alerts' "began at" quotes.
+FAILURE_ONSET: Final = _family(
+    "probe_failure_onset_timestamp_seconds",
+    FamilyKind.GAUGE,
+    "Unix time of the estimated first failure of the current failure episode; 0 while healthy.",
+)
 MODEL_INFO: Final = _family(
     "model_info", FamilyKind.GAUGE, "Configured models: 1 per model, with its family and alias flag."
 )
 _JOB_FAMILIES: Final = (
     TURNS, PHASE_SECONDS, FAILURE_SECONDS, SUCCESS, LAST_SUCCESS, RECOVERIES, RECOVERY_SECONDS, TOKENS,
+    FAILURE_ONSET,
 )  # fmt: skip
 
 _HEADERS: Final = tuple(family.header() for family in _JOB_FAMILIES)
@@ -172,6 +180,7 @@ class _JobSeries:
         "labels",
         "last_success",
         "lines",
+        "onset",
         "phases",
         "recoveries",
         "recovery_seconds",
@@ -190,6 +199,7 @@ class _JobSeries:
         self.recoveries: dict[_RecoveryKey, float] = {}
         self.recovery_seconds: dict[str, HistogramState] = {}
         self.tokens: dict[str, float] = {}
+        self.onset: float | None = None
         # One block of lines per family of _JOB_FAMILIES, in that order (b"" when the job has none).
         self.lines: tuple[bytes, ...] = (b"",) * len(_JOB_FAMILIES)
 
@@ -218,6 +228,7 @@ class _JobSeries:
             [_sample(RECOVERIES, job, {"kind": k, "outcome": o}, value) for (k, o), value in recoveries],
             self._recovery_lines(job),
             [_sample(TOKENS, job, {"direction": d}, value) for d, value in self.tokens.items()],
+            [] if self.onset is None else [_sample(FAILURE_ONSET, job, {}, self.onset)],
         )
         self.lines = tuple("".join(block).encode() for block in rows)
 
@@ -253,6 +264,8 @@ class _JobSeries:
             histogram.add_samples(metrics[RECOVERY_SECONDS], {**job, "kind": kind})
         for direction, value in self.tokens.items():
             metrics[TOKENS].add_sample(TOKENS.sample_name, {**job, "direction": direction}, value)
+        if self.onset is not None:
+            metrics[FAILURE_ONSET].add_sample(FAILURE_ONSET.sample_name, dict(job), self.onset)
 
 
 def _turn_labels(key: _TurnKey) -> dict[str, str]:
@@ -301,7 +314,9 @@ class _Registered:
 class ProbeMetrics:
     """Every metric of the monitor, exported on the injected registry and through `exposition`."""
 
-    def __init__(self, registry: CollectorRegistry, *, version: str = __version__) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, *, version: str = __version__, regimes: RegimeTracker | None = None
+    ) -> None:
         # No `_created` samples: Prometheus 2.42 does not ingest them (created-timestamp ingestion is a 2.50+
         # feature flag) and they double the counters' and histograms' series.
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -319,6 +334,7 @@ class ProbeMetrics:
         self._jobs: dict[tuple[str, str, str], _JobSeries] = {}
         self._models: dict[str, tuple[tuple[str, str], ...]] = {}
         self._model_lines = b""
+        self.regimes = regimes if regimes is not None else RegimeTracker()
         self.schedule_lag = histogram(
             "monitor_schedule_lag_seconds",
             "Due time to actual start of a probe job.",
@@ -392,6 +408,9 @@ class ProbeMetrics:
                         job.recoveries.setdefault((kind.value, outcome.value), 0.0)
                 for direction in ("prompt", "response"):
                     job.tokens.setdefault(direction, 0.0)
+                if job.onset is None:
+                    job.onset = 0.0
+                self.regimes.register((endpoint, info.model, probe.value))
                 job.render()
         self._model_lines = "".join(
             _sample(MODEL_INFO, label_text(dict(labels)), {}, 1.0) for labels in self._models.values()
@@ -428,7 +447,18 @@ class ProbeMetrics:
         for direction, tokens in (("prompt", result.prompt_tokens), ("response", result.response_tokens)):
             if tokens and tokens > 0:
                 job.tokens[direction] = job.tokens.get(direction, 0.0) + min(tokens, _MAX_TOKENS)
+        regime = self.regimes.record(result)
+        if regime is not None:
+            job.onset = regime.since if regime.failing else 0.0
         job.render()
+        self.exposition.touch()
+
+    def show_regimes(self, regimes: Mapping[SeriesKey, SeriesRegime]) -> None:
+        """Export the onsets of regimes known before any turn (the tracker seeded from the store at start)."""
+        for (endpoint, model, probe), regime in regimes.items():
+            job = self._job(endpoint, model, probe)
+            job.onset = regime.since if regime.failing else 0.0
+            job.render()
         self.exposition.touch()
 
     def observe_schedule_lag(self, seconds: float) -> None:

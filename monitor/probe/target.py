@@ -87,7 +87,7 @@ class ProbeTarget:
     budgets: PhaseBudgets = field(default_factory=PhaseBudgets)
     pace_audio: bool = True  # send 100 ms audio chunks in real time, as a microphone would
     # Client WebSocket ping interval; None (default) sends no pings: slow pongs under load made short
-    # ping timeouts kill healthy sessions ("sent 1011 keepalive ping timeout", incident row 14).
+    # ping timeouts kill healthy sessions ("sent 1011 keepalive ping timeout", docs/protocol.md 6, row 14).
     keepalive_seconds: float | None = None
     recover: bool = True  # after a failed turn, try once to recover and record it
     limits: ProbeLimits = field(default_factory=ProbeLimits)

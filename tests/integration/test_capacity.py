@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.config.settings import MAX_TURNS_PER_MINUTE, MonitorSettings, capacity_problems
+from monitor.config.checks import MAX_TURNS_PER_MINUTE, capacity_problems
+from monitor.config.settings import MonitorSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
