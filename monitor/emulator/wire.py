@@ -37,16 +37,22 @@ class ServerWire:
         text = json.dumps(message, indent=2) + "\n"
         async with self._lock:
             self.sent.extend(message)
-            if self._binary:
-                await self._ws.send_bytes(text.encode("utf-8"))
-            else:
-                await self._ws.send_str(text)
+            try:
+                if self._binary:
+                    await self._ws.send_bytes(text.encode("utf-8"))
+                else:
+                    await self._ws.send_str(text)
+            except ConnectionError:
+                self.ended.set()  # the client went away mid-send: the connection is over, nothing to answer
 
     async def send_raw(self, payload: bytes) -> None:
         """Bytes as they are, e.g. a malformed frame."""
         if self.open:
             async with self._lock:
-                await self._ws.send_bytes(payload)
+                try:
+                    await self._ws.send_bytes(payload)
+                except ConnectionError:
+                    self.ended.set()
 
     async def close(self, code: int, reason: str) -> None:
         if not self.open:
