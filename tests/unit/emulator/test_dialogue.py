@@ -398,3 +398,17 @@ async def test_a_client_leaving_mid_answer_ends_the_session_quietly(
             await client.send(setup("gemini-3.8-live"))
             assert await client.receive() == {"setupComplete": {}}
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_a_hang_silences_the_input_side_too(emulator_with: EmulatorFactory) -> None:
+    """After a hang fault struck, speech the client sends gets no voiceActivity either: nothing is sent."""
+    faults = [{"kind": "hang", "at": "mid_stream", "after_chunks": 1}]
+    async with emulator_with(faults=faults) as emulator, connect(emulator.url) as client:
+        await client.send(setup("gemini-3.8-live", realtimeInputConfig=AAD))
+        await client.receive()
+        await client.send(text_turn())
+        await client.until("modelTurn")
+        await client.send(_genai_audio(_tone(0.5) + bytes(32_000)))
+        with pytest.raises(TimeoutError):
+            await client.until("voiceActivity", wait=0.4)
+        assert not client.ws.closed
