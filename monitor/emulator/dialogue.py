@@ -42,6 +42,8 @@ def audio_offset(seconds: float) -> str:
 
 
 class Dialogue:
+    """One session after setup: reads its input (`run`) while a worker answers its turns one at a time."""
+
     def __init__(
         self,
         *,
