@@ -73,6 +73,8 @@ class Ending(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Turn:
+    """One user turn the model answers."""
+
     kind: TurnKind
     text: str = ""
     audio_seconds: float = 0.0  # of input audio in the turn

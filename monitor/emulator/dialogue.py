@@ -11,6 +11,7 @@ turn, scheduled by `scheduling` (WHEN_IDLE by default; INTERRUPT; SILENT adds no
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Final
@@ -26,6 +27,7 @@ from monitor.emulator.wire import ServerWire
 __all__ = ["Dialogue", "SessionEndedError", "audio_offset"]
 
 ENDED: Final[dict[str, Any]] = {"__ended__": True}  # put in the inbox when the answer side ended the session
+_log = logging.getLogger("monitor.emulator")
 _MAX_PENDING_PARTS: Final = 1000  # text parts kept while clientContent waits for turnComplete
 
 
@@ -40,6 +42,8 @@ def audio_offset(seconds: float) -> str:
 
 
 class Dialogue:
+    """One session after setup: reads its input (`run`) while a worker answers its turns one at a time."""
+
     def __init__(
         self,
         *,
@@ -187,6 +191,10 @@ class Dialogue:
             self.answering = interruption
             try:
                 ending = await respond(self.make_reply(interruption, self.tool_calls), turn)
+            except Exception:  # noqa: BLE001 - an emulator bug in an answer becomes the service's 1011
+                _log.exception("emulator answer failed")
+                await self.wire.close(1011, REASONS["internal"])
+                ending = Ending.SESSION_ENDED
             finally:
                 self.answering = None
             if ending is Ending.SESSION_ENDED:

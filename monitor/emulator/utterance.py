@@ -26,9 +26,8 @@ __all__ = ["OPAQUE_END_OF_SPEECH", "Activity", "Utterances"]
 # Compressed audio cannot be heard: under automatic detection its utterance ends on audioStreamEnd or when
 # chunks stop arriving for this long.
 OPAQUE_END_OF_SPEECH: Final = 0.8
-_MAX_KEPT_BYTES: Final = (
-    120 * VAD_RATE * 2
-)  # 2 minutes of 16 kHz audio per turn, then the transcript is canned
+# A turn's audio is kept up to 2 minutes of 16 kHz s16le; past that the transcript is the canned one.
+_MAX_KEPT_BYTES: Final = 120 * VAD_RATE * 2
 _PREROLL_BYTES: Final = VAD_RATE * 2 // 2  # half a second kept before speech starts
 _MAX_TEXTS: Final = 1000  # realtimeInput.text pieces kept inside one activity
 
@@ -75,6 +74,8 @@ class _Kept:
 
 
 class Utterances:
+    """One session's realtime input, turned into utterance edges and turns (see the module docstring)."""
+
     def __init__(self, *, manual: bool, settings: VadSettings) -> None:
         self.manual = manual
         self.detector = VoiceDetector(settings)

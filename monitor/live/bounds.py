@@ -21,6 +21,7 @@ __all__ = ["KIND_CHARS", "MAX_UNKNOWN_KINDS", "kind_name", "normalise", "safe_te
 
 KIND_CHARS: Final = 40  # an unknown kind keeps this many characters of its key
 MAX_UNKNOWN_KINDS: Final = 4  # unknown keys named per frame; the rest are counted in one entry
+_CONTAINERS_AND_NUMBERS: Final = frozenset({dict, list, int, float})  # what _walk must look into or check
 _SNAKE: Final = re.compile(r"_([a-z0-9])")
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_]")
 _SAFE_KEY: Final = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{KIND_CHARS - 1}}}")
@@ -34,7 +35,10 @@ def normalise(value: Any, *, depth: int, integer_digits: int) -> Any:
 
 
 def _walk(value: Any, left: int, bound: int, digits: int, depth: int) -> Any:
-    if isinstance(value, dict):
+    # Dispatch on the exact type: decoded JSON holds only dict, list, str, int, float, bool and None, and this
+    # walk runs over every frame of every probe turn.
+    kind = type(value)
+    if kind is dict:
         if left <= 0:
             raise ProtocolError(f"frame nested deeper than limits.json_depth {depth}")
         if "_" in "".join(value):  # JSON keys are strings; one C-level scan instead of a generator
@@ -44,22 +48,23 @@ def _walk(value: Any, left: int, bound: int, digits: int, depth: int) -> Any:
             }
         # Already camelCase (what the service sends): same checks, values replaced in place, no new dict.
         for k, v in value.items():
-            if type(v) is not str:
+            if type(v) in _CONTAINERS_AND_NUMBERS:
                 value[k] = _walk(v, left - 1, bound, digits, depth)
         return value
-    if isinstance(value, list):
+    if kind is list:
         if left <= 0:
             raise ProtocolError(f"frame nested deeper than limits.json_depth {depth}")
-        return [_walk(v, left - 1, bound, digits, depth) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
+        return [
+            _walk(v, left - 1, bound, digits, depth) if type(v) in _CONTAINERS_AND_NUMBERS else v
+            for v in value
+        ]
+    if kind is int:
         if not -bound < value < bound:
             raise ProtocolError(f"integer longer than limits.integer_digits {digits}")
         return value
-    if isinstance(value, float) and not math.isfinite(value):
+    if kind is float and not math.isfinite(value):
         raise ProtocolError(f"number out of range ({value!r}: not a finite double)")
-    return value
+    return value  # str, bool, None (and a float that is finite)
 
 
 def kind_name(key: str) -> str:

@@ -105,6 +105,7 @@ _CONTENT_KINDS: Final = (
     "turnComplete",
     "interrupted",
 )
+_CONTENT_KIND_NAMES: Final = {kind: f"serverContent.{kind}" for kind in _CONTENT_KINDS}
 # Bounds on a decoded frame (ProbeLimits.json_depth / integer_digits carry the configured values).
 DEFAULT_JSON_DEPTH: Final = 64
 DEFAULT_INTEGER_DIGITS: Final = 18
@@ -260,27 +261,28 @@ def parse_server_frame(
     if not isinstance(decoded, dict):
         raise ProtocolError(f"server frame is JSON {type(decoded).__name__}, not an object")
     frame = bounds.normalise(decoded, depth=depth, integer_digits=integer_digits)
-    known = [key for key in frame if key in _SERVER_KEYS]
-    if not known:
-        names = [bounds.kind_name(key) for key in list(frame)[: bounds.MAX_UNKNOWN_KINDS]]
-        raise ProtocolError(f"server frame has no known message: keys {names} of {len(frame)}")
     kinds: list[str] = []
     unknown = 0
+    content: dict[str, Any] | None = None
     for key in frame:
         if key == "serverContent":
-            kinds.extend(_content_kinds(_object(frame, key)))
+            content = _object(frame, key)
+            kinds.extend(_content_kinds(content))
         elif key in _SERVER_KEYS:
             kinds.append(key)
         else:
             unknown += 1
             if unknown <= bounds.MAX_UNKNOWN_KINDS:
                 kinds.append(bounds.kind_name(key))
+    if unknown == len(frame):
+        names = [bounds.kind_name(key) for key in list(frame)[: bounds.MAX_UNKNOWN_KINDS]]
+        raise ProtocolError(f"server frame has no known message: keys {names} of {len(frame)}")
     if unknown > bounds.MAX_UNKNOWN_KINDS:
         kinds.append(f"more_keys~{unknown - bounds.MAX_UNKNOWN_KINDS}")
     return ServerMessage(
         kinds=tuple(kinds),
         setup_complete="setupComplete" in frame,
-        content=_content(_object(frame, "serverContent")) if "serverContent" in frame else None,
+        content=None if content is None else _content(content),
         function_calls=_function_calls(frame) if "toolCall" in frame else (),
         go_away_seconds=_go_away(frame),
         new_handle=_new_handle(frame) if "sessionResumptionUpdate" in frame else "",
@@ -326,7 +328,7 @@ def _decode(data: bytes | str) -> Any:
 
 
 def _content_kinds(content: Mapping[str, Any]) -> list[str]:
-    kinds = [f"serverContent.{k}" for k in _CONTENT_KINDS if content.get(k)]
+    kinds = [_CONTENT_KIND_NAMES[k] for k in _CONTENT_KINDS if content.get(k)]
     return kinds or ["serverContent"]
 
 

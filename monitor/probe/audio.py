@@ -9,8 +9,6 @@ types checked. The RMS is summed in int64 blocks: no float64 copy of the whole b
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import wave
 from collections.abc import Iterable, Sequence
@@ -19,6 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Final
 
+import msgspec
 import numpy as np
 
 from monitor.live.messages import AudioChunk
@@ -107,8 +106,8 @@ def check_audio(
         if _wrong_mime(chunk.mime_type):
             return _mime_problem(f"chunk {index}", chunk.mime_type)
         try:
-            piece = base64.b64decode(chunk.data, validate=True)
-        except (binascii.Error, ValueError):
+            piece = _b64decode(chunk.data)
+        except ValueError:
             return AudioCheck(0.0, 0.0, f"chunk {index}: data is not base64")
         if len(piece) % 2:
             return AudioCheck(0.0, 0.0, f"chunk {index}: odd byte count {len(piece)} for 16-bit samples")
@@ -122,6 +121,21 @@ def check_audio(
     if rms < SILENCE_RMS:
         return AudioCheck(seconds, rms, f"audio is silent (RMS {rms:.1f} < {SILENCE_RMS})")
     return AudioCheck(seconds, rms, "")
+
+
+_BASE64: Final = msgspec.json.Decoder(bytes)
+
+
+def _b64decode(text: str) -> bytes:
+    """Strict standard base64 (what `base64.b64decode(text, validate=True)` accepts), about twice as fast:
+    msgspec's decoder reads a JSON string as bytes. A quote or backslash is never base64, and refused before
+    the text is wrapped as a JSON string (where it would be an escape)."""
+    if '"' in text or "\\" in text:
+        raise ValueError("not base64")
+    try:
+        return _BASE64.decode(f'"{text}"'.encode())
+    except msgspec.DecodeError:  # invalid base64, or a control character (not a JSON string either)
+        raise ValueError("not base64") from None
 
 
 def _rms(samples: np.ndarray[tuple[int], np.dtype[np.int16]]) -> float:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.analysis.history import HistoryError, gather
 from monitor.analysis.context import build_context
+from monitor.analysis.history import HistoryError, gather
 from monitor.analysis.timeline import build_timeline, cross_model, series_from_records
 from monitor.probe.record import ProbeResult
 from tests.integration.timeline.records import ALIAS, INTERVAL, START, incident_records, write_jsonl

@@ -374,3 +374,41 @@ async def test_one_long_chunk_with_two_utterances(emulator: RunningEmulator) -> 
     assert [e["type"] for e in edges] == ["ACTIVITY_START", "ACTIVITY_END"] * 2
     assert [e["audioOffset"] for e in edges] == ["0s", "0.500s", "1.500s", "2s"]
     assert client.seen.kinds().count("serverContent.generationComplete") == 1
+
+
+@pytest.mark.parametrize("abrupt", [False, True], ids=["close-frame", "tcp-abort"])
+async def test_a_client_leaving_mid_answer_ends_the_session_quietly(
+    emulator_with: EmulatorFactory, caplog: pytest.LogCaptureFixture, abrupt: bool
+) -> None:
+    """No error logged, no 1011, and the emulator serves the next connection."""
+    async with emulator_with(latency_scale=1.0, models={"gemini-3.8-live": SLOW}) as emulator:
+        async with connect(emulator.url) as client:
+            await client.send(setup("gemini-3.8-live"))
+            await client.receive()
+            await client.send(text_turn())
+            await client.until("modelTurn")
+            if abrupt:
+                transport = client.ws.get_extra_info("socket")
+                assert transport is not None
+                transport.shutdown(2)  # both directions: the emulator's next writes fail
+            else:
+                await client.ws.close()
+        await asyncio.sleep(0.3)  # the rest of the answer would have streamed meanwhile
+        async with connect(emulator.url) as client:
+            await client.send(setup("gemini-3.8-live"))
+            assert await client.receive() == {"setupComplete": {}}
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_a_hang_silences_the_input_side_too(emulator_with: EmulatorFactory) -> None:
+    """After a hang fault struck, speech the client sends gets no voiceActivity either: nothing is sent."""
+    faults = [{"kind": "hang", "at": "mid_stream", "after_chunks": 1}]
+    async with emulator_with(faults=faults) as emulator, connect(emulator.url) as client:
+        await client.send(setup("gemini-3.8-live", realtimeInputConfig=AAD))
+        await client.receive()
+        await client.send(text_turn())
+        await client.until("modelTurn")
+        await client.send(_genai_audio(_tone(0.5) + bytes(32_000)))
+        with pytest.raises(TimeoutError):
+            await client.until("voiceActivity", wait=0.4)
+        assert not client.ws.closed

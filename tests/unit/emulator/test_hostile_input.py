@@ -1,5 +1,6 @@
-"""Whatever a client sends after setup, the emulator answers like the service: the conversation goes on, or
-the socket closes with a 1007/1008 reason; it never hangs and never fails inside (a 1011 would mean a bug)."""
+"""Whatever a client sends (any setup, then any frame or audio), the emulator answers like the service:
+the session goes on, or the socket closes with a 1007/1008 reason; it never hangs and never fails inside (a
+1011 would mean a bug)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,45 @@ async def test_any_audio_is_taken_or_refused_with_a_reason(
         if client.seen.close_code is not None:
             assert client.seen.close_code == 1007, client.seen.close_reason
             assert "realtime_input.audio" in client.seen.close_reason
+
+
+_SETUP_FIELDS = st.fixed_dictionaries(
+    {"model": st.sampled_from(["models/gemini-3.8-live", "models/gemini-3.1-flash-live-preview"])},
+    optional={
+        "generationConfig": st.dictionaries(
+            st.sampled_from(["responseModalities", "temperature", "thinkingConfig", "speech_config", "seed"]),
+            _VALUES,
+            max_size=3,
+        ),
+        "realtimeInputConfig": st.dictionaries(
+            st.sampled_from(["automaticActivityDetection", "activity_handling", "turnCoverage"]),
+            _VALUES
+            | st.dictionaries(
+                st.sampled_from(
+                    ["disabled", "silenceDurationMs", "prefix_padding_ms", "startOfSpeechSensitivity"]
+                ),
+                _SCALARS,
+                max_size=3,
+            ),
+            max_size=3,
+        ),
+        "sessionResumption": _VALUES,
+        "proactivity": _VALUES,
+        "tools": _VALUES,
+        "systemInstruction": _VALUES,
+    },
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_SETUP_FIELDS)
+async def test_any_setup_is_completed_or_refused_with_a_reason(emulator: RunningEmulator, body: Any) -> None:
+    async with connect(emulator.url) as client:
+        await client.send({"setup": body})
+        async with asyncio.timeout(5):
+            first = await client.receive()
+        if first is None:
+            assert client.seen.close_code in (1007, 1008), (json.dumps(body), client.seen.close_reason)
+            assert client.seen.close_reason
+        else:
+            assert first == {"setupComplete": {}}
