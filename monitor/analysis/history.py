@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from monitor.analysis.prior import Prior, history_prior
+from monitor.analysis.prior import DEFAULT_BASELINE, Prior, history_prior
 from monitor.analysis.timeline import Series, failure_class, series_from_records, series_from_turns
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
@@ -57,6 +57,8 @@ _MAX_POINTS = 11_000
 # of those turns it segments: a day at 2 turns a minute, a bounded cost for any store.
 PRIOR_LOOKBACK = timedelta(days=1)
 PRIOR_TURNS = 3000
+# Prometheus steps before --since read for the prior: six hours at the window's step (one more query).
+PROMETHEUS_LOOKBACK = timedelta(hours=6)
 
 
 class HistoryError(Exception):
@@ -170,7 +172,9 @@ def load_store_series(
     return series
 
 
-def load_store_priors(path: str, series: Sequence[Series], since: datetime) -> dict[tuple[str, str], Prior]:
+def load_store_priors(
+    path: str, series: Sequence[Series], since: datetime, expected: float = DEFAULT_BASELINE
+) -> dict[tuple[str, str], Prior]:
     """Each series' prior from its own turns in the day before `since` (see `history_prior`)."""
     from monitor.probe.outcome import ProbeKind  # noqa: PLC0415
 
@@ -181,7 +185,7 @@ def load_store_priors(path: str, series: Sequence[Series], since: datetime) -> d
             turns = store.turn_columns(
                 model=s.model, probe=ProbeKind(s.probe), since=since - PRIOR_LOOKBACK, until=since
             )
-            prior = history_prior(series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]))
+            prior = history_prior(series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]), expected)
             if prior is not None:
                 priors[(s.model, s.probe)] = prior
     finally:
@@ -189,7 +193,9 @@ def load_store_priors(path: str, series: Sequence[Series], since: datetime) -> d
     return priors
 
 
-def _record_priors(records: Sequence[ProbeResult], since: datetime) -> dict[tuple[str, str], Prior]:
+def _record_priors(
+    records: Sequence[ProbeResult], since: datetime, expected: float
+) -> dict[tuple[str, str], Prior]:
     """Each series' prior from the records in the day before `since`."""
     earlier = [r for r in records if since - PRIOR_LOOKBACK <= r.started_at < since]
     priors = {}
@@ -199,6 +205,22 @@ def _record_priors(records: Sequence[ProbeResult], since: datetime) -> dict[tupl
                 s.model, s.probe, s.times[-PRIOR_TURNS:], s.trials[-PRIOR_TURNS:], s.failures[-PRIOR_TURNS:]
             )
         )
+        if prior is not None:
+            priors[(s.model, s.probe)] = prior
+    return priors
+
+
+def _prometheus_priors(
+    url: str, model: str | None, since: datetime, step: float, expected: float
+) -> dict[tuple[str, str], Prior]:
+    """Each series' prior from the counters in the PROMETHEUS_LOOKBACK before `since`; none without data."""
+    try:
+        earlier = load_prometheus(url, model=model, since=since - PROMETHEUS_LOOKBACK, until=since, step=step)
+    except HistoryError:
+        return {}
+    priors = {}
+    for s in earlier:
+        prior = history_prior(s, expected)
         if prior is not None:
             priors[(s.model, s.probe)] = prior
     return priors
@@ -401,6 +423,7 @@ def gather(
     until: str | None,
     step: float | None,
     now: datetime,
+    baseline: float = DEFAULT_BASELINE,
 ) -> History:
     """Read the one source the command line named (--db, --jsonl or --prometheus) over the window."""
     start = parse_moment(since, "--since", now) if since else None
@@ -411,6 +434,7 @@ def gather(
         start = start or (end or now) - timedelta(hours=24)
         end = end or now
         series = load_prometheus(prometheus, model=model, since=start, until=end, step=step)
+        priors = _prometheus_priors(prometheus, model, start, series[0].resolution or 60.0, baseline)
         return History(
             series,
             None,
@@ -418,19 +442,20 @@ def gather(
             "sets the counters' baseline, so its turns are not counted)",
             start,
             end,
+            priors,
         )
     if jsonl:
         every = select_model(load_jsonl(jsonl, None, end), model)
         records = [r for r in every if start is None or r.started_at >= start]
         if not records:
             raise HistoryError(f"--jsonl {jsonl}: no probe records{_window(start, end)}")
-        priors = _record_priors(every, start) if start else {}
+        priors = _record_priors(every, start, baseline) if start else {}
         return History(
             series_from_records(records), records, f"JSONL file {jsonl} (per probe)", start, end, priors
         )
     if db:
         series = load_store_series(db, model, start, end)
-        priors = load_store_priors(db, series, start) if start else {}
+        priors = load_store_priors(db, series, start, baseline) if start else {}
         return History(
             series, StoredRecords(db, model, start, end), f"store {db} (per probe)", start, end, priors
         )
