@@ -300,7 +300,14 @@ def load_prometheus(
         f'gemini_live_probe_turns_total{{model="{model}"}}' if model else "gemini_live_probe_turns_total"
     )
     query = urllib.parse.urlencode(
-        {"query": selector, "start": since.timestamp(), "end": until.timestamp(), "step": step}
+        # The last step ends at or after `until`: turns after the last whole step are counted too, so the
+        # counts agree with the store's over the same window (up to the turns not yet scraped).
+        {
+            "query": selector,
+            "start": since.timestamp(),
+            "end": since.timestamp() + math.ceil(span / step) * step,
+            "step": step,
+        }
     )
     endpoint = f"{url.rstrip('/')}/api/v1/query_range?{query}"
     if not endpoint.startswith(("http://", "https://")):

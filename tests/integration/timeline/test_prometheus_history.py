@@ -214,3 +214,17 @@ def test_prometheus_window_inside_an_outage_reads_its_history_for_the_prior(
     assert alias["leading_onset"]["open_start"] is True
     assert by_model[PINNED]["leading_onset"] is None
     assert by_model[PINNED]["prior"]["failing_since"] is None
+
+
+def test_prometheus_counts_the_partial_last_step_like_the_store(prometheus: tuple[str, Backfill]) -> None:
+    """`--until` half a step after the last whole step: the turns of that partial step are counted too."""
+    url, backfill = prometheus
+    until = _iso(backfill.start + 60 * (MINUTES - 1) - 30)
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "timeline", "--prometheus", url, "--format", "json",
+         "--model", PINNED, "--since", _iso(backfill.start), "--until", until],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (pinned,) = json.loads(result.stdout)["series"]
+    assert sum(r["trials"] for r in pinned["regimes"]) == backfill.turns_after_first_step[PINNED]
