@@ -58,8 +58,7 @@ def _health_row() -> list[PanelBuilder]:
         stat_panel(
             "Failing since",
             "Since when has each failing model and probe been failing? The monitor's estimate of the first "
-            "failure of the current episode (the onset the GeminiLiveFailureBurst page quotes as "
-            "'began at'), "
+            "failure of the current episode (what the GeminiLiveFailureBurst page quotes as 'Began at'), "
             "earliest vantage; no value while every series is healthy.",
             "dateTimeAsIso",
             [Query(f"1000 * min by (model, probe) ({onset} > 0)", "{{model}} {{probe}}", instant=True)],

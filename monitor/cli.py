@@ -273,6 +273,7 @@ def _timeline(args: argparse.Namespace) -> int:
 
     from monitor.analysis.export import timeline_json  # noqa: PLC0415
     from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
+    from monitor.analysis.prior import DEFAULT_BASELINE  # noqa: PLC0415
     from monitor.analysis.report import render_timeline  # noqa: PLC0415
     from monitor.analysis.timeline import cross_model  # noqa: PLC0415
     from monitor.probe.record import format_utc  # noqa: PLC0415
@@ -281,6 +282,7 @@ def _timeline(args: argparse.Namespace) -> int:
         history = gather(
             db=args.db, jsonl=args.jsonl, prometheus=args.prometheus, model=args.model,
             since=args.since, until=args.until, step=args.step, now=datetime.now(UTC),
+            baseline=DEFAULT_BASELINE if args.baseline is None else args.baseline,
         )  # fmt: skip
     except HistoryError as error:
         print(f"live-monitor timeline: {error}", file=sys.stderr)
@@ -303,6 +305,7 @@ def _report(args: argparse.Namespace) -> int:
     from monitor.analysis.context import build_context  # noqa: PLC0415
     from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
     from monitor.analysis.plot import write_plot  # noqa: PLC0415
+    from monitor.analysis.prior import DEFAULT_BASELINE  # noqa: PLC0415
     from monitor.analysis.report import render_report, write_atomically  # noqa: PLC0415
     from monitor.analysis.timeline import cross_model  # noqa: PLC0415
     from monitor.config.settings import ConfigError, load_settings  # noqa: PLC0415
@@ -320,6 +323,7 @@ def _report(args: argparse.Namespace) -> int:
         history = gather(
             db=args.db, jsonl=args.jsonl, prometheus=args.prometheus, model=args.model,
             since=args.since, until=args.until, step=args.step, now=datetime.now(UTC),
+            baseline=DEFAULT_BASELINE if args.baseline is None else args.baseline,
         )  # fmt: skip
     except HistoryError as error:
         print(f"live-monitor report: {error}", file=sys.stderr)

@@ -54,7 +54,13 @@ def timeline_json(
     def prior(t: SeriesTimeline) -> dict[str, Any] | None:
         if t.prior is None:
             return None
-        return {"source": t.prior.source.value, "failures": t.prior.failures, "trials": t.prior.trials}
+        since = t.prior.failing_since
+        return {
+            "source": t.prior.source.value,
+            "failures": t.prior.failures,
+            "trials": t.prior.trials,
+            "failing_since": format_utc(since) if since else None,
+        }
 
     return {
         "window": {

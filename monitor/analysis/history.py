@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from monitor.analysis.jsonl import JsonlError, JsonlHistory, JsonlRecords, read_jsonl
-from monitor.analysis.prior import Prior, history_prior
+from monitor.analysis.prior import DEFAULT_BASELINE, Prior, history_prior
 from monitor.analysis.timeline import Series, failure_class, series_from_turns
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
@@ -57,6 +57,8 @@ _MAX_POINTS = 11_000
 # of those turns it segments: a day at 2 turns a minute, a bounded cost for any store.
 PRIOR_LOOKBACK = timedelta(days=1)
 PRIOR_TURNS = 3000
+# Prometheus steps before --since read for the prior: six hours at the window's step (one more query).
+PROMETHEUS_LOOKBACK = timedelta(hours=6)
 
 
 class HistoryError(Exception):
@@ -149,7 +151,9 @@ def load_store_series(
     return series
 
 
-def load_store_priors(path: str, series: Sequence[Series], since: datetime) -> dict[tuple[str, str], Prior]:
+def load_store_priors(
+    path: str, series: Sequence[Series], since: datetime, expected: float = DEFAULT_BASELINE
+) -> dict[tuple[str, str], Prior]:
     """Each series' prior from its own turns in the day before `since` (see `history_prior`)."""
     from monitor.probe.outcome import ProbeKind  # noqa: PLC0415
 
@@ -160,7 +164,7 @@ def load_store_priors(path: str, series: Sequence[Series], since: datetime) -> d
             turns = store.turn_columns(
                 model=s.model, probe=ProbeKind(s.probe), since=since - PRIOR_LOOKBACK, until=since
             )
-            prior = history_prior(series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]))
+            prior = history_prior(series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]), expected)
             if prior is not None:
                 priors[(s.model, s.probe)] = prior
     finally:
@@ -168,7 +172,9 @@ def load_store_priors(path: str, series: Sequence[Series], since: datetime) -> d
     return priors
 
 
-def _jsonl_priors(path: str, model: str | None, since: datetime) -> dict[tuple[str, str], Prior]:
+def _jsonl_priors(
+    path: str, model: str | None, since: datetime, expected: float
+) -> dict[tuple[str, str], Prior]:
     """Each series' prior from the file's turns in the day before `since` (none when the file has none)."""
     try:
         earlier = read_jsonl_history(path, model, since - PRIOR_LOOKBACK, since).series
@@ -179,8 +185,25 @@ def _jsonl_priors(path: str, model: str | None, since: datetime) -> dict[tuple[s
         prior = history_prior(
             Series(
                 s.model, s.probe, s.times[-PRIOR_TURNS:], s.trials[-PRIOR_TURNS:], s.failures[-PRIOR_TURNS:]
-            )
+            ),
+            expected,
         )
+        if prior is not None:
+            priors[(s.model, s.probe)] = prior
+    return priors
+
+
+def _prometheus_priors(
+    url: str, model: str | None, since: datetime, step: float, expected: float
+) -> dict[tuple[str, str], Prior]:
+    """Each series' prior from the counters in the PROMETHEUS_LOOKBACK before `since`; none without data."""
+    try:
+        earlier = load_prometheus(url, model=model, since=since - PROMETHEUS_LOOKBACK, until=since, step=step)
+    except HistoryError:
+        return {}
+    priors = {}
+    for s in earlier:
+        prior = history_prior(s, expected)
         if prior is not None:
             priors[(s.model, s.probe)] = prior
     return priors
@@ -260,7 +283,14 @@ def load_prometheus(
         f'gemini_live_probe_turns_total{{model="{model}"}}' if model else "gemini_live_probe_turns_total"
     )
     query = urllib.parse.urlencode(
-        {"query": selector, "start": since.timestamp(), "end": until.timestamp(), "step": step}
+        # The last step ends at or after `until`: turns after the last whole step are counted too, so the
+        # counts agree with the store's over the same window (up to the turns not yet scraped).
+        {
+            "query": selector,
+            "start": since.timestamp(),
+            "end": since.timestamp() + math.ceil(span / step) * step,
+            "step": step,
+        }
     )
     endpoint = f"{url.rstrip('/')}/api/v1/query_range?{query}"
     if not endpoint.startswith(("http://", "https://")):
@@ -383,6 +413,7 @@ def gather(
     until: str | None,
     step: float | None,
     now: datetime,
+    baseline: float = DEFAULT_BASELINE,
 ) -> History:
     """Read the one source the command line named (--db, --jsonl or --prometheus) over the window."""
     start = parse_moment(since, "--since", now) if since else None
@@ -393,6 +424,7 @@ def gather(
         start = start or (end or now) - timedelta(hours=24)
         end = end or now
         series = load_prometheus(prometheus, model=model, since=start, until=end, step=step)
+        priors = _prometheus_priors(prometheus, model, start, series[0].resolution or 60.0, baseline)
         return History(
             series,
             None,
@@ -400,14 +432,15 @@ def gather(
             "sets the counters' baseline, so its turns are not counted)",
             start,
             end,
+            priors,
         )
     if jsonl:
         read = read_jsonl_history(jsonl, model, start, end)
-        priors = _jsonl_priors(jsonl, model, start) if start else {}
+        priors = _jsonl_priors(jsonl, model, start, baseline) if start else {}
         return History(read.series, read.records, f"JSONL file {jsonl} (per probe)", start, end, priors)
     if db:
         series = load_store_series(db, model, start, end)
-        priors = load_store_priors(db, series, start) if start else {}
+        priors = load_store_priors(db, series, start, baseline) if start else {}
         return History(
             series, StoredRecords(db, model, start, end), f"store {db} (per probe)", start, end, priors
         )

@@ -8,12 +8,14 @@ the window (docs/timeline.md, "Short and fresh windows").
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from monitor.analysis.timeline import Series
-from monitor.changepoint import pelt
+from monitor.changepoint import pelt, wilson_interval
 
 __all__ = [
     "BASELINE_WEIGHT",
@@ -52,6 +54,9 @@ class Prior:
     failures: int
     trials: int
     source: PriorSource
+    # The history shows the series already failing before the window since this time: the prior is the
+    # healthy regime before that episode, and the report says when the episode began.
+    failing_since: datetime | None = None
 
     @property
     def rate(self) -> float:
@@ -62,7 +67,10 @@ class Prior:
         if self.source is PriorSource.BASELINE:
             return f"expected baseline {100 * self.rate:.1f}% (weighted as {self.trials} turns)"
         where = "its own turns before the window" if self.source is PriorSource.HISTORY else "pinned siblings"
-        return f"{where}: {self.failures}/{self.trials} failed"
+        text = f"{where}: {self.failures}/{self.trials} failed"
+        if self.failing_since is not None:
+            text += f"; already failing before the window, since {self.failing_since:%Y-%m-%d %H:%M:%S} UTC"
+        return text
 
 
 def baseline_prior(rate: float) -> Prior:
@@ -83,20 +91,38 @@ def counts_prior(failures: int, trials: int, source: PriorSource) -> Prior | Non
 _MIN_PRIOR_TRIALS = 10
 
 
-def history_prior(earlier: Series) -> Prior | None:
-    """The prior from a series' own turns before the window: the counts of their last regime.
+def history_prior(earlier: Series, expected: float = DEFAULT_BASELINE) -> Prior | None:
+    """The prior from a series' own turns before the window: the counts of its last healthy regime.
 
-    Only the last regime: an outage that ended an hour before the window says nothing about the rate just
-    before it. None when that regime holds fewer than 10 turns.
+    The last regime when it is healthy (its 95% Wilson interval reaches down to the `expected` rate): an
+    outage that ended an hour before the window says nothing about the rate just before it. When the history
+    ends in a failure episode (regimes clearly above `expected`), the prior is the healthy regime before the
+    episode and `failing_since` is the episode's first turn, so a window inside an outage still reads "failing
+    since ...". None when the chosen regime holds fewer than 10 turns (and no episode was seen).
     """
     if earlier.failures.size == 0:
         return None
-    changes = pelt(earlier.failures, earlier.trials)
-    start = changes[-1] if changes else 0
-    trials = int(earlier.trials[start:].sum())
-    if trials < _MIN_PRIOR_TRIALS:
-        return None
-    return counts_prior(int(earlier.failures[start:].sum()), trials, PriorSource.HISTORY)
+    edges = [0, *pelt(earlier.failures, earlier.trials), earlier.failures.size]
+    regimes = list(itertools.pairwise(edges))
+    episode: int | None = None
+    while regimes:
+        a, b = regimes[-1]
+        low, _high = wilson_interval(int(earlier.failures[a:b].sum()), int(earlier.trials[a:b].sum()))
+        if low <= expected:
+            break
+        episode = a
+        regimes.pop()
+    since = datetime.fromtimestamp(float(earlier.times[episode]), tz=UTC) if episode is not None else None
+    if regimes and int(earlier.trials[regimes[-1][0] : regimes[-1][1]].sum()) >= _MIN_PRIOR_TRIALS:
+        a, b = regimes[-1]
+        prior = counts_prior(
+            int(earlier.failures[a:b].sum()), int(earlier.trials[a:b].sum()), PriorSource.HISTORY
+        )
+        return replace(prior, failing_since=since) if prior is not None else None
+    if since is not None:
+        # Failing for as long as the history goes back: compare with the expected rate, say since when.
+        return replace(baseline_prior(expected), source=PriorSource.HISTORY, failing_since=since)
+    return None
 
 
 def _first_regime(series: Series) -> tuple[int, int]:

@@ -184,6 +184,15 @@ def _prior_lines(timelines: Sequence[SeriesTimeline]) -> list[str]:
 def _series_section(timeline: SeriesTimeline) -> list[str]:
     out = [*_regime_table(timeline), ""]
     out += [f"- {'' if o.open_start else 'change '}{describe_onset(o)}" for o in timeline.changes]
+    if (
+        timeline.leading is not None
+        and timeline.prior is not None
+        and timeline.prior.failing_since is not None
+    ):
+        out.append(
+            f"- the turns before the window show this episode since {_hm(timeline.prior.failing_since)} UTC "
+            "(widen --since to bracket its onset)"
+        )
     if timeline.excluded:
         out.append(f"- {timeline.excluded} prober_error turns excluded (our own failures).")
     return [*out, ""]

@@ -224,7 +224,9 @@ def since_when(regime: SeriesRegime | None, now: datetime, *, stored: bool) -> s
     age = _duration(now.timestamp() - regime.since)
     # open_start on a healthy regime: healthy since the oldest turn the daemon holds, perhaps longer.
     at_least = "at least " if regime.open_start else ""
-    since = f'<span class="muted">(since {_hhmm(regime.since)} UTC)</span>'
+    start = datetime.fromtimestamp(regime.since, tz=UTC)
+    when = _hhmm(regime.since) if start.date() == now.astimezone(UTC).date() else f"{start:%Y-%m-%d %H:%M}"
+    since = f'<span class="muted">(since {when} UTC)</span>'
     return f'<span class="ok">healthy</span> for {at_least}{age} {since}'
 
 

@@ -61,7 +61,8 @@ def test_a_failing_job_says_since_when_with_its_onset_interval(page: str) -> Non
 
 def test_a_clean_job_says_how_long_it_has_been_healthy(page: str) -> None:
     """The pinned model: healthy for at least as long as the turns held (its first turn was 16:00:0x)."""
-    assert "healthy</span> for at least 1 h 59 min" in _row(page, PINNED, "audio")
+    row = _row(page, PINNED, "audio")
+    assert 'healthy</span> for at least 1 h 59 min <span class="muted">(since 16:00 UTC)' in row
 
 
 def test_every_configured_job_has_a_row_before_its_first_turn(page: str) -> None:

@@ -183,11 +183,20 @@ def test_history_prior_uses_the_last_regime_before_the_window() -> None:
     assert history_prior(_series("....")) is None  # too few turns to say anything
 
 
-def test_history_of_a_failing_series_makes_an_ongoing_outage_no_change() -> None:
-    """With its own failing history as the prior, a window failing at the same rate is unchanged."""
-    prior = history_prior(_series("x" * 40))
+def test_a_window_inside_an_outage_that_began_before_it_says_since_when() -> None:
+    """History ending in an outage: the prior is the healthy regime before it, with the outage's start."""
+    earlier = _series("." * 40 + "x" * 20)
+    prior = history_prior(earlier)
+    assert prior is not None
+    assert (prior.failures, prior.trials, prior.source) == (0, 40, PriorSource.HISTORY)
+    assert prior.failing_since == START + 40 * MINUTE
     timeline = build_timeline(_series("xxxxxx"), prior=prior)
-    assert timeline.changes == ()
+    assert timeline.leading is not None
+    assert timeline.leading.open_start
+    # Failing for as long as the history goes back: the expected rate, and the history's first turn.
+    always = history_prior(_series("x" * 30))
+    assert always is not None
+    assert (always.failures, always.trials, always.failing_since) == (1, 100, START)
 
 
 def test_priors_come_from_history_then_pinned_siblings_then_the_baseline() -> None:

@@ -39,7 +39,7 @@ def test_fresh_window_after_a_clean_history_brackets_the_onset(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     alias = next(s for s in document["series"] if s["model"] == ALIAS)
-    assert alias["prior"] == {"source": "history", "failures": 0, "trials": 60}
+    assert alias["prior"] == {"source": "history", "failures": 0, "trials": 60, "failing_since": None}
     (onset,) = alias["onsets"]
     assert [r["trials"] for r in alias["regimes"]] == [3, 5]
     last_ok, first_failure = start + 62 * MINUTE, start + 63 * MINUTE
@@ -79,9 +79,22 @@ def test_baseline_option_sets_the_prior_and_refuses_a_non_rate(tmp_path: Path) -
     db = _store(tmp_path / "s.sqlite3", {ALIAS: "x..x...x"}, start=now - 8 * MINUTE)
     lenient = json.loads(_run("timeline", "--db", str(db), "--baseline", "0.3", "--format", "json").stdout)
     (series,) = lenient["series"]
-    assert series["prior"] == {"source": "baseline", "failures": 30, "trials": 100}
+    assert series["prior"] == {"source": "baseline", "failures": 30, "trials": 100, "failing_since": None}
     assert series["onsets"] == []
     assert series["leading_onset"] is None
     refused = _run("timeline", "--db", str(db), "--baseline", "2")
     assert refused.returncode == 2
     assert "not a failure rate" in refused.stderr
+
+
+def test_window_inside_an_outage_names_when_the_store_saw_it_begin(tmp_path: Path) -> None:
+    """`--since 10m` 20 minutes into an outage: failing since at least the window, and since when before."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - 70 * MINUTE
+    db = _store(tmp_path / "s.sqlite3", {ALIAS: "." * 40 + "x.xxxxxxxxx" * 3}, start=start)
+    result = _run("timeline", "--db", str(db), "--since", "10m", "--model", ALIAS)
+    assert result.returncode == 0, result.stderr
+    assert "failing since at least" in result.stdout
+    began = (start + 40 * MINUTE).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"the turns before the window show this episode since {began} UTC" in result.stdout
+    assert f"already failing before the window, since {began} UTC" in result.stdout
