@@ -13,10 +13,10 @@ independent replica, so one promtool run holds many replicas.
   promtool writes (rising edges of GeminiLiveFailureBurst, firing), scaled to 30 days.
 * Delay: per shift (1% -> 80%, 30%, 10%), `--runs` replicas with a 1% hour, then the new rate; the delay is
   the first firing evaluation after the change, minus the change time. Replicas that paged during the
-  baseline hour are dropped (as in the reference notes' method).
+  baseline hour are dropped (as in docs/detection.md's method).
 
 The results are printed beside the numpy Monte Carlo of the same ladder (benchmarks/thresholds.py) and the
-limits of reference/alerting-and-detection.md (CUSUM tuned to each shift).
+limits of docs/detection.md (CUSUM tuned to each shift).
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "config/prometheus/rules/gemini-live.yml"
 OVERRIDES = REPO / "config/prometheus/rules/thresholds.yml"
 ALERT = "GeminiLiveFailureBurst"
-BASELINE = 0.01  # --baseline changes it (a sanity check: at 3% the reference predicts ~59 false pages / 30 d)
+# --baseline changes it (a sanity check: at 3% docs/detection.md predicts ~59 false pages / 30 d).
+BASELINE = 0.01
 SHIFTS = {0.8: 30, 0.3: 60, 0.1: 300}  # failure rate after the change -> minutes replayed after it
-LIMIT = {0.8: 2.0, 0.3: 6.5, 0.1: 27.0}  # CUSUM tuned to the shift (reference notes, section 2.2)
+LIMIT = {0.8: 2.0, 0.3: 6.5, 0.1: 27.0}  # CUSUM tuned to the shift (docs/detection.md, "The physical limit")
 REFERENCE_LADDER = {"fa": "0.19-0.22", 0.8: "2.7 (p90 3)", 0.3: "7.6 (p90 12)", 0.1: "36 (p90 62)"}
 FIRING = f'ALERTS{{alertname="{ALERT}",alertstate="firing"}}'
 

@@ -4,7 +4,7 @@
 
 For each (length, rate) it simulates seeded Bernoulli series with one constant rate and counts how often PELT
 with penalty 2 ln n + offset splits them. The chosen offset
-(monitor.analysis.changepoint.PENALTY_OFFSET) is the smallest in the grid whose worst false-split rate
+(monitor.changepoint.PENALTY_OFFSET) is the smallest in the grid whose worst false-split rate
 over the grid is at most 1%. Results go in docs/timeline.md.
 """
 
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from monitor.analysis.changepoint import pelt
+from monitor.changepoint import pelt
 
 LENGTHS = (200, 1000, 5000, 20000)
 RATES = (0.01, 0.05, 0.2, 0.5)

@@ -1,6 +1,6 @@
 """Binomial math for the failure-count ladder: false pages per 30 days, detection delays, per-model overrides.
 
-The model is the one of reference/alerting-and-detection.md: one Bernoulli turn every 30 s per model (2 a
+The model is the one of docs/detection.md: one Bernoulli turn every 30 s per model (2 a
 minute), rules evaluated after every turn on exact window counts (what the half-integer thresholds of the
 shipped rules give), a page when any rung holds (>= c failures within w minutes). Monte Carlo in numpy:
 

@@ -1,6 +1,7 @@
 """Timeline over 1,000,000 probe records: regimes, onset intervals and the cross-model view.
 
     .venv/bin/python benchmarks/timeline_scale.py [--records 1000000] [--store PATH] [--json-path]
+    .venv/bin/python benchmarks/timeline_scale.py --jsonl-only     # timeline --jsonl alone
 
 Timed in memory:
 - arrays: per-series (times, trials, failures, class counts) numpy arrays, what `build_timeline` consumes;
@@ -12,6 +13,9 @@ Timed end to end: `live-monitor timeline --db STORE --format json` and `live-mon
 subprocesses under /usr/bin/time (wall clock and peak RSS) on a real SQLite store of the same records, written
 through `Store.append_many` in batches. The store is built once (~1-2 min) and cached in the temp directory
 under a name carrying the record count, seed and a data version; `--store PATH` puts it elsewhere.
+`timeline --jsonl` is timed the same way on a JSONL file of the same records (one `to_record()` JSON object a
+line, as `probe --json` writes them; built once and cached beside the store), and printed last; `--jsonl-only`
+runs only that.
 `--json-path` also times the old reading path in this process: every record's JSON parsed into a ProbeResult
 (`history.load_store`) and `series_from_records`.
 
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
 import platform
 import re
 import subprocess
@@ -159,6 +165,28 @@ def build_store(path: Path, total: int, seed: int) -> None:
     partial.replace(path)
 
 
+def build_jsonl(path: Path, total: int, seed: int) -> None:
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        for record in iter_records(total, seed):
+            handle.write(json.dumps(record.to_record()) + "\n")
+    partial.replace(path)
+
+
+def time_jsonl(total: int) -> None:
+    jsonl = Path(tempfile.gettempdir()) / f"live-monitor-bench-{total}-seed1-v{DATA_VERSION}.jsonl"
+    if not jsonl.exists():
+        started = time.perf_counter()
+        build_jsonl(jsonl, total, seed=1)
+        print(f"JSONL built: {jsonl} in {time.perf_counter() - started:.0f} s")
+    megabytes = jsonl.stat().st_size / 1e6
+    wall, rss, _ = timed_command("timeline", "--jsonl", str(jsonl), "--format", "json")
+    print(
+        f"end to end: live-monitor timeline --jsonl ({total:,} records, {megabytes:.0f} MB): {wall:.2f} s, "
+        f"peak RSS {rss} MB (target < 10 s)"
+    )
+
+
 def timed_command(*args: str) -> tuple[float, int, int]:
     """Wall seconds, peak RSS in MB and output bytes of one CLI run under /usr/bin/time."""
     command = ["/usr/bin/time", "-v", sys.executable, "-m", "monitor", *args]
@@ -186,10 +214,15 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--store", type=Path, help="the benchmark store (built there if missing)")
     parser.add_argument("--json-path", action="store_true", help="also time parsing every record (slow)")
+    parser.add_argument("--jsonl-only", action="store_true", help="time only timeline --jsonl")
     args = parser.parse_args()
     total = args.records
     print(f"# {platform.machine()} {platform.processor()}, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, {datetime.now(UTC):%Y-%m-%d}")  # fmt: skip
+          f"numpy {np.__version__}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if args.jsonl_only:
+        time_jsonl(total)
+        return
 
     series = make_arrays(total, seed=1)
     started = time.perf_counter()
@@ -241,6 +274,7 @@ def main() -> None:
             f"old path (every record parsed): load_store {loaded:.2f} s, "
             f"total {time.perf_counter() - started:.2f} s ({onsets} onsets)"
         )
+    time_jsonl(total)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ def _health_row() -> list[PanelBuilder]:
         f"sum by (model) (increase({ok_turns}[$__range])) / sum by (model) (increase({judged}[$__range]))"
     )
     last_success = select("gemini_live_probe_last_success_timestamp_seconds")
+    onset = select("gemini_live_probe_failure_onset_timestamp_seconds")
     return [
         stat_panel(
             "Success ratio by model",
@@ -42,7 +43,7 @@ def _health_row() -> list[PanelBuilder]:
             "percentunit",
             [Query(success_ratio, "{{model}}", instant=True)],
             colours=ratio_thresholds(warn=0.9, ok=0.99),
-            size=(16, 6),
+            size=(12, 6),
             decimals=1,
         ),
         stat_panel(
@@ -51,8 +52,17 @@ def _health_row() -> list[PanelBuilder]:
             "means every recent turn failed.",
             "s",
             [Query(f"time() - max by (model) ({last_success})", "{{model}}", instant=True)],
-            size=(8, 6),
+            size=(6, 6),
             decimals=0,
+        ),
+        stat_panel(
+            "Failing since",
+            "Since when has each failing model and probe been failing? The monitor's estimate of the first "
+            "failure of the current episode (what the GeminiLiveFailureBurst page quotes as 'Began at'), "
+            "earliest vantage; no value while every series is healthy.",
+            "dateTimeAsIso",
+            [Query(f"1000 * min by (model, probe) ({onset} > 0)", "{{model}} {{probe}}", instant=True)],
+            size=(6, 6),
         ),
     ]
 

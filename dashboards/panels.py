@@ -70,13 +70,15 @@ TURNS: Final = "gemini_live_probe_turns_total"
 PanelBuilder = stat.Panel | timeseries.Panel | table.Panel | heatmap.Panel
 
 _PROBE_LABELS: Final = ("vantage", "endpoint", "model", "probe")
-# Which variables can filter each metric: its exporter labels (DESIGN.md's table) plus the scrape's `vantage`.
+# Which variables can filter each metric: its exporter labels (docs/metrics.md's table) plus the scrape's
+# `vantage`.
 METRIC_FILTERS: Final[dict[str, tuple[str, ...]]] = {
     "gemini_live_probe_turns_total": _PROBE_LABELS,
     "gemini_live_probe_phase_seconds_bucket": _PROBE_LABELS,
     "gemini_live_probe_failure_seconds_bucket": _PROBE_LABELS,
     "gemini_live_probe_success": _PROBE_LABELS,
     "gemini_live_probe_last_success_timestamp_seconds": _PROBE_LABELS,
+    "gemini_live_probe_failure_onset_timestamp_seconds": _PROBE_LABELS,
     "gemini_live_probe_recoveries_total": _PROBE_LABELS,
     "gemini_live_probe_recovery_seconds_bucket": _PROBE_LABELS,
     "gemini_live_probe_recovery_seconds_count": _PROBE_LABELS,

@@ -1,7 +1,8 @@
 """The `live-monitor` command line: parses arguments and wires components together; no logic lives here.
 
 Each sub-command has one `_<name>` function that returns the process exit code. Exit codes: 0 success,
-1 the command ran and found failures (e.g. a probe failed), 2 bad usage or bad configuration.
+1 the command ran and found failures (e.g. a probe failed), 2 bad usage or bad configuration, 141 stdout's
+reader went away (`... | head`; no traceback, as for any Unix tool ended by SIGPIPE).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import TYPE_CHECKING
 from monitor import __version__
 
 if TYPE_CHECKING:
+    from monitor.analysis.history import History
+    from monitor.analysis.timeline import SeriesTimeline
+    from monitor.config.settings import MonitorSettings
     from monitor.emulator import RunningEmulator
     from monitor.probe.target import ProbeTarget
 
@@ -22,6 +26,8 @@ __all__ = ["main"]
 EXIT_OK = 0
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
+# What a shell reports for a tool that SIGPIPE ended (128 + 13), e.g. `yes | head -1`: the reader went away.
+EXIT_BROKEN_PIPE = 141
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -104,6 +110,41 @@ def _add_history_inputs(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--db", help="SQLite store of the daemon")
     source.add_argument("--jsonl", help="file of probe records, one JSON object per line")
     source.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
+    parser.add_argument(
+        "--baseline",
+        type=_rate,
+        metavar="RATE",
+        help="expected failure rate of a healthy model when its history does not say (default: the model's "
+        "expected_failure_rate from -c, else 0.01)",
+    )
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"{text} is not a failure rate in [0, 0.5), e.g. 0.01")
+    return value
+
+
+def _timelines(
+    history: History, settings: MonitorSettings | None, baseline: float | None
+) -> list[SeriesTimeline]:
+    """Every series' timeline with its prior: own history, else pinned siblings, else the baseline."""
+    from monitor.analysis.prior import DEFAULT_BASELINE, choose_priors  # noqa: PLC0415
+    from monitor.analysis.timeline import build_timeline  # noqa: PLC0415
+
+    models = settings.models if settings else []
+    priors = choose_priors(
+        history.series,
+        history=history.priors,
+        families={m.id: (m.family, m.alias) for m in models},
+        baseline={} if baseline is not None else {m.id: m.expected_failure_rate for m in models},
+        default_baseline=DEFAULT_BASELINE if baseline is None else baseline,
+    )
+    return [build_timeline(s, prior=priors[(s.model, s.probe)]) for s in history.series]
 
 
 # --- sub-commands: each owned by the issue that builds it; wiring only ---------------------------------
@@ -117,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging()
     try:
         settings = load_settings(args.config, demo=args.demo)
-        problems = [] if args.demo else settings.missing_keys()
+        problems = settings.store_problems() + ([] if args.demo else settings.missing_keys())
         try:
             onset = None if args.demo_onset is None else parse_duration(args.demo_onset)
         except ValueError as error:
@@ -166,6 +207,7 @@ def _probe(args: argparse.Namespace) -> int:
         TargetError,
         build_target,
         format_table,
+        key_hint,
         load_setup,
         run_probes,
     )
@@ -194,6 +236,9 @@ def _probe(args: argparse.Namespace) -> int:
         if problem:
             print(f"live-monitor probe: {problem}", file=sys.stderr)
             return EXIT_USAGE
+    hint = key_hint(args.url, target.api_key.get_secret_value(), args.model)
+    if hint:
+        print(f"live-monitor probe: warning: {hint}", file=sys.stderr)
 
     def emit(result: ProbeResult) -> None:
         if args.json:
@@ -261,6 +306,8 @@ def _emulator(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(serve())
+    except BrokenPipeError:
+        raise  # stdout closed under us: main() ends quietly (an OSError, but not a listen problem)
     except OSError as error:
         print(f"live-monitor emulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -271,25 +318,30 @@ def _timeline(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
     from datetime import UTC, datetime  # noqa: PLC0415
 
+    from monitor.analysis.export import timeline_json  # noqa: PLC0415
     from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
-    from monitor.analysis.report import render_timeline, timeline_json  # noqa: PLC0415
-    from monitor.analysis.timeline import build_timeline, cross_model  # noqa: PLC0415
+    from monitor.analysis.prior import DEFAULT_BASELINE  # noqa: PLC0415
+    from monitor.analysis.report import render_timeline  # noqa: PLC0415
+    from monitor.analysis.timeline import cross_model  # noqa: PLC0415
+    from monitor.probe.record import format_utc  # noqa: PLC0415
 
     try:
         history = gather(
             db=args.db, jsonl=args.jsonl, prometheus=args.prometheus, model=args.model,
             since=args.since, until=args.until, step=args.step, now=datetime.now(UTC),
+            baseline=DEFAULT_BASELINE if args.baseline is None else args.baseline,
         )  # fmt: skip
     except HistoryError as error:
         print(f"live-monitor timeline: {error}", file=sys.stderr)
         return EXIT_USAGE
-    timelines = [build_timeline(s) for s in history.series]
+    timelines = _timelines(history, None, args.baseline)
     co_changes = cross_model(timelines, history.series)
+    made = datetime.now(UTC)
     if args.format == "json":
-        print(json.dumps({"source": history.source, **timeline_json(timelines, co_changes)}, indent=2))
+        document = timeline_json(timelines, co_changes, history.series, window=(history.start, history.end))
+        print(json.dumps({"source": history.source, "generated": format_utc(made), **document}, indent=2))
     else:
-        print(f"Source: {history.source}\n")
-        print(render_timeline(timelines, co_changes))
+        print(render_timeline(timelines, co_changes, history.series, source=history.source, made=made))
     return EXIT_OK
 
 
@@ -297,10 +349,12 @@ def _report(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
+    from monitor.analysis.context import build_context  # noqa: PLC0415
     from monitor.analysis.history import HistoryError, gather  # noqa: PLC0415
     from monitor.analysis.plot import write_plot  # noqa: PLC0415
-    from monitor.analysis.report import build_context, render_report, write_atomically  # noqa: PLC0415
-    from monitor.analysis.timeline import build_timeline, cross_model  # noqa: PLC0415
+    from monitor.analysis.prior import DEFAULT_BASELINE  # noqa: PLC0415
+    from monitor.analysis.report import render_report, write_atomically  # noqa: PLC0415
+    from monitor.analysis.timeline import cross_model  # noqa: PLC0415
     from monitor.config.settings import ConfigError, load_settings  # noqa: PLC0415
 
     for option, path in (("--output", args.output), ("--plot", args.plot)):
@@ -316,20 +370,21 @@ def _report(args: argparse.Namespace) -> int:
         history = gather(
             db=args.db, jsonl=args.jsonl, prometheus=args.prometheus, model=args.model,
             since=args.since, until=args.until, step=args.step, now=datetime.now(UTC),
+            baseline=DEFAULT_BASELINE if args.baseline is None else args.baseline,
         )  # fmt: skip
     except HistoryError as error:
         print(f"live-monitor report: {error}", file=sys.stderr)
         return EXIT_USAGE
-    timelines = [build_timeline(s) for s in history.series]
+    timelines = _timelines(history, settings, args.baseline)
     co_changes = cross_model(timelines, history.series)
     context = build_context(
         source=history.source, records=history.records, series=history.series, co_changes=co_changes,
-        settings=settings,
+        settings=settings, window=(history.start, history.end), made=datetime.now(UTC),
     )  # fmt: skip
     text = render_report(timelines, co_changes, history.series, context)
     try:
         if args.plot:
-            write_plot(args.plot, timelines, history.series)
+            write_plot(args.plot, timelines, history.series, made=context.made)
         if args.output:
             write_atomically(args.output, lambda temp: temp.write_text(text, encoding="utf-8"))
     except OSError as error:
@@ -346,6 +401,9 @@ def _check_config(args: argparse.Namespace) -> int:
     path, _ = resolve_config_path(args.config)
     try:
         settings = load_settings(args.config)
+        # Where `run` would keep its store must be usable here (a read-only root, a missing mount).
+        if settings.store_problems():
+            raise ConfigError(settings.store_problems())
     except ConfigError as error:
         print(f"{path}: {len(error.problems)} problem(s)")
         for problem in error.problems:
@@ -357,10 +415,39 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    """Run one command. A reader that closes stdout early (`timeline ... | head`) ends it quietly; a store
+    that cannot be read is one line on stderr and exit 2."""
+    from monitor.store.schema import StoreError  # noqa: PLC0415 - sub-command imports stay local (shared file)
+
+    try:
+        try:
+            args = _build_parser().parse_args(argv)
+            handler: Callable[[argparse.Namespace], int] = args.handler
+            try:
+                return handler(args)
+            except StoreError as error:
+                # A store that opened but cannot be read (damaged pages, a lock past its timeout): one line
+                # naming the file, as for every other bad input, never a traceback.
+                print(f"live-monitor {args.command}: {error}", file=sys.stderr)
+                return EXIT_USAGE
+        finally:
+            # Flush here, where the except below sees a closed pipe, not at interpreter exit, where it could
+            # only be reported as "Exception ignored ... BrokenPipeError".
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so what is still buffered cannot fail again when Python exits."""
+    import os  # noqa: PLC0415
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass  # stdout is not a file descriptor (an embedding caller's stream): nothing left to protect
 
 
 if __name__ == "__main__":

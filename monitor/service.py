@@ -2,14 +2,21 @@
 together, and owns the process lifecycle (the demo emulator's thread, signals, orderly shutdown).
 
 Shutdown on SIGTERM/SIGINT: stop firing, let in-flight probes finish within one probe timeout (the rest are
-cancelled and counted as `skipped{reason="shutdown"}`), stop the web app, close the store (which finishes
-queued commits), exit 0.
+cancelled and counted as `skipped{reason="shutdown"}`), stop the web app, commit what the backlog still
+holds, close the store (which finishes queued commits), exit 0. SIGHUP is logged and ignored: the
+configuration is read once at start (restart to apply a change), and a hang-up from a closed terminal or a
+`kill -HUP` by habit must not drop the probes in flight.
+
+Start refuses, with one `cannot start: ...` line and exit 1, a store another daemon holds (its PID named),
+a store that fails its integrity check, and a store directory that cannot be created.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -24,6 +31,7 @@ from pydantic import SecretStr
 
 from monitor.config.settings import EndpointSettings, MonitorSettings
 from monitor.daemon.metrics import ModelInfo, ProbeMetrics
+from monitor.daemon.regime import RegimeTracker, seed_from_store
 from monitor.daemon.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
 from monitor.emulator import RunningEmulator, load_scenario, start_emulator
 from monitor.log import get_logger
@@ -32,6 +40,7 @@ from monitor.probe.record import ProbeResult, format_utc
 from monitor.probe.runner import run_probe
 from monitor.probe.target import AuthKind, ProbeTarget
 from monitor.store.records import Store, StoreError
+from monitor.text import redact_url
 from monitor.web.app import build_app
 
 __all__ = ["DEMO_API_KEY", "DEMO_SCENARIO", "DemoEmulator", "run_daemon"]
@@ -118,6 +127,9 @@ def run_daemon(
     """Run until SIGTERM/SIGINT; returns the exit code (0 after an orderly shutdown, 1 if it cannot start)."""
     emulator: DemoEmulator | None = None
     demo_info: DemoInfo | None = None
+    # Ignored from the very start (the demo emulator takes a moment); the event loop logs each one later.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         if demo and settings.demo.emulator_url is not None:
             demo_info = DemoInfo(url=settings.demo.emulator_url, onset_at=None)
@@ -136,16 +148,15 @@ def run_daemon(
             emulator.stop()
 
 
-async def _serve(
-    settings: MonitorSettings, demo: DemoInfo | None, listen: tuple[str, int], out: TextIO
-) -> int:
-    log = get_logger("monitor.daemon")
-    plan = settings.targets(url=demo.url if demo else None, api_key=DEMO_API_KEY if demo else None)
-    jobs = [ProbeJob(target, kind) for target, kind in plan]
-    settings.store.path.parent.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.store.path)
-    registry = CollectorRegistry()
-    metrics = ProbeMetrics(registry)
+async def _metrics(
+    settings: MonitorSettings,
+    registry: CollectorRegistry,
+    regimes: RegimeTracker,
+    store: Store,
+    demo: DemoInfo | None,
+) -> tuple[ProbeMetrics, list[ModelInfo]]:
+    """The daemon's metrics with every job's series created, and its regimes seeded from the store."""
+    metrics = ProbeMetrics(registry, regimes=regimes)
     infos = [ModelInfo(model=m.id, family=m.family, alias=m.alias) for m in settings.models]
     for model, info in zip(settings.models, infos, strict=True):
         endpoint = settings.endpoint_of(model)
@@ -155,10 +166,41 @@ async def _serve(
             settings.kinds_of(model),
             credentials_phase=_credentials_phase(endpoint, demo),
         )
+    # An episode that began before a restart keeps its onset: the tracker starts from the stored turns.
+    seeded = await asyncio.get_running_loop().run_in_executor(
+        None, seed_from_store, regimes, store, datetime.now(UTC)
+    )
+    metrics.show_regimes(seeded)
+    return metrics, infos
+
+
+async def _serve(
+    settings: MonitorSettings, demo: DemoInfo | None, listen: tuple[str, int], out: TextIO
+) -> int:
+    log = get_logger("monitor.daemon")
+    plan = settings.targets(url=demo.url if demo else None, api_key=DEMO_API_KEY if demo else None)
+    jobs = [ProbeJob(target, kind) for target, kind in plan]
+    try:
+        settings.store.path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StartupError(
+            f"store directory {str(settings.store.path.parent)!r}: cannot create: {error.strerror}"
+        ) from None
+    store = Store(settings.store.path, exclusive=True)
+    registry = CollectorRegistry()
+    regimes = RegimeTracker(expected_rates={m.id: m.expected_failure_rate for m in settings.models})
+    metrics, infos = await _metrics(settings, registry, regimes, store, demo)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(
+        signal.SIGHUP,
+        lambda: log.warning(
+            "sighup_ignored", note="configuration is read at start; restart to apply changes"
+        ),
+    )
+    scheduler: ProbeScheduler | None = None
     try:
         async with aiohttp.ClientSession() as http:
 
@@ -178,7 +220,15 @@ async def _serve(
                 ),
             )
             runner = aioweb.AppRunner(
-                build_app(registry=registry, store=store, health=scheduler, models=infos), access_log=None
+                build_app(
+                    registry=registry,
+                    store=store,
+                    health=scheduler,
+                    models=infos,
+                    exposition=metrics.exposition,
+                    regimes=regimes,
+                ),
+                access_log=None,
             )
             await runner.setup()
             site = aioweb.TCPSite(runner, listen[0], listen[1])
@@ -189,6 +239,10 @@ async def _serve(
                 raise StartupError(f"cannot listen on {listen[0]}:{listen[1]}: {error.strerror}") from None
             port = _bound_port(site, listen[1])
             _print_banner(out, settings, host=listen[0], port=port, demo=demo, jobs=len(jobs))
+            # Everything built so far (settings, jobs, the metrics' per-job state) lives as long as the
+            # daemon: move it out of the collector's reach, or each full collection walks it all on the loop
+            # that times the probes (tens of ms at 1,000 jobs; docs/metrics.md, benchmarks/metrics_bench.py).
+            gc.freeze()
             await scheduler.start()
             retention = asyncio.create_task(_retention_loop(settings, store), name="retention")
             log.info("started", jobs=len(jobs), port=port, demo=demo is not None)
@@ -198,8 +252,11 @@ async def _serve(
             await scheduler.stop(grace=settings.probes.timeouts.budgets().total)
             await runner.cleanup()
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
+        if scheduler is not None and (unsaved := await scheduler.backlog.flush()):
+            failure = scheduler.backlog.failure
+            log.error("records_not_stored", count=unsaved, error=failure.cause if failure else "")
         await loop.run_in_executor(None, store.close)
     log.info("stopped")
     return 0
@@ -233,7 +290,7 @@ def _print_banner(
     if demo is not None:
         lines = [
             *lines,
-            f"  demo: emulator ({DEMO_SCENARIO}) at {demo.url}",
+            f"  demo: emulator ({DEMO_SCENARIO}) at {redact_url(demo.url)}",
             f"  demo: the regression begins {_onset_text(demo)}; watch the alias fail "
             "while the pinned -preview-09-2025 stays clean",
         ]
@@ -248,15 +305,17 @@ def _onset_text(demo: DemoInfo) -> str:
 
 
 async def _retention_loop(settings: MonitorSettings, store: Store) -> None:
-    loop = asyncio.get_running_loop()
+    log = get_logger("monitor.daemon")
     retention = settings.store.retention
     while True:
-        await loop.run_in_executor(
-            None,
-            lambda: store.apply_retention(
+        try:
+            # On the writer thread, queued behind pending appends: one writer, commits in order.
+            await store.apply_retention_async(
                 datetime.now(UTC),
                 success_days=retention.success_days,
                 failure_days=retention.failure_days,
-            ),
-        )
+            )
+        except sqlite3.Error as error:
+            # A full disk must not end retention for the daemon's lifetime: try again next hour.
+            log.warning("retention_failed", error=str(error))
         await asyncio.sleep(_RETENTION_EVERY_SECONDS)

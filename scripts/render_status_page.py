@@ -54,11 +54,17 @@ async def render(output: Path) -> None:
         start = NOW - timedelta(hours=24)
         onset = int((datetime(2026, 5, 27, 17, 5, tzinfo=UTC) - start).total_seconds() // 60)
         models = [PINNED, ALIAS, PREVIEW]
+        registry = CollectorRegistry()
+        metrics = ProbeMetrics(registry)
+        metrics.register_targets(ENDPOINT, MODELS, [ProbeKind.TEXT, ProbeKind.AUDIO])
+        # The daemon's order: store, then metrics (they feed the regime tracker the "since when" reads).
         for result in simulate_history(start, 24 * 60, onset_minute=onset, models=models):
             store.append(result)
-        registry = CollectorRegistry()
-        ProbeMetrics(registry).register_targets(ENDPOINT, MODELS, [ProbeKind.TEXT, ProbeKind.AUDIO])
-        app = build_app(registry=registry, store=store, health=_Healthy(), clock=_FixedClock(), models=MODELS)
+            metrics.observe(result)
+        app = build_app(
+            registry=registry, store=store, health=_Healthy(), clock=_FixedClock(), models=MODELS,
+            regimes=metrics.regimes,
+        )  # fmt: skip
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

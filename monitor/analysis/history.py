@@ -6,7 +6,7 @@ Every source problem (missing file, malformed line, empty input, unknown model, 
 Prometheus gives counts, not records: `gemini_live_probe_turns_total` is read raw with `query_range` at the
 step and differenced per label set (a drop is a counter reset: the new value is the increase). This is exact
 at the step's resolution, unlike `increase()`, which extrapolates to the window edges and returns fractions
-(alerting-and-detection.md 3.3). A label set that first appears inside the window started from 0 (the exporter
+(docs/detection.md, "Onset"). A label set that first appears inside the window started from 0 (the exporter
 creates a label set on its first turn); the first sample of one present from the start only sets the baseline.
 """
 
@@ -20,14 +20,15 @@ import urllib.parse
 import urllib.request
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from monitor.analysis.timeline import Series, failure_class, series_from_records, series_from_turns
+from monitor.analysis.jsonl import JsonlError, JsonlHistory, JsonlRecords, read_jsonl
+from monitor.analysis.prior import DEFAULT_BASELINE, Prior, history_prior
+from monitor.analysis.timeline import Series, failure_class, series_from_turns
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
 
@@ -42,6 +43,7 @@ __all__ = [
     "load_jsonl",
     "load_prometheus",
     "load_store",
+    "load_store_priors",
     "load_store_series",
     "parse_moment",
     "select_model",
@@ -51,6 +53,12 @@ _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Prometheus refuses a range query of more than 11,000 points per series.
 _MAX_POINTS = 11_000
+# How far before --since the timeline looks for a series' earlier regime (its prior), and at most how many
+# of those turns it segments: a day at 2 turns a minute, a bounded cost for any store.
+PRIOR_LOOKBACK = timedelta(days=1)
+PRIOR_TURNS = 3000
+# Prometheus steps before --since read for the prior: six hours at the window's step (one more query).
+PROMETHEUS_LOOKBACK = timedelta(hours=6)
 
 
 class HistoryError(Exception):
@@ -72,39 +80,18 @@ def parse_moment(text: str, field: str, now: datetime) -> datetime:
 
 
 def load_jsonl(path: str, since: datetime | None, until: datetime | None) -> list[ProbeResult]:
-    """Records of a JSONL file (`probe --json` output or an export), with since <= started_at < until."""
+    """Every record of a JSONL file with since <= started_at < until, fully parsed, in time order."""
+    return read_jsonl_history(path, None, since, until).records.between(None, None)
+
+
+def read_jsonl_history(
+    path: str, model: str | None, since: datetime | None, until: datetime | None
+) -> JsonlHistory:
+    """The per-probe series of a JSONL file (only the fields the timeline reads are decoded)."""
     try:
-        with Path(path).open(encoding="utf-8") as handle:
-            lines = handle.readlines()
-    except OSError as error:
-        raise HistoryError(f"--jsonl {path}: cannot read: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise HistoryError(f"--jsonl {path}: not UTF-8 text ({error.reason})") from None
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise HistoryError(
-                f"{path} line {number}: not JSON ({error.msg}, column {error.colno})"
-            ) from None
-        if not isinstance(value, dict):
-            raise HistoryError(
-                f"{path} line {number}: a record must be a JSON object, got {type(value).__name__}"
-            )
-        try:
-            record = ProbeResult.from_record(value)
-        except KeyError as error:
-            raise HistoryError(f"{path} line {number}: record has no field {error.args[0]!r}") from None
-        except (ValueError, TypeError) as error:
-            raise HistoryError(f"{path} line {number}: invalid record: {error}") from None
-        if (since is None or record.started_at >= since) and (until is None or record.started_at < until):
-            records.append(record)
-    if not records:
-        raise HistoryError(f"--jsonl {path}: no probe records{_window(since, until)}")
-    return records
+        return read_jsonl(path, model=model, since=since, until=until)
+    except JsonlError as error:
+        raise HistoryError(str(error)) from None
 
 
 def _open_store(path: str, model: str | None) -> Store:
@@ -162,6 +149,64 @@ def load_store_series(
     if not series:
         raise HistoryError(f"--db {path}: no probe records{_window(since, until)}")
     return series
+
+
+def load_store_priors(
+    path: str, series: Sequence[Series], since: datetime, expected: float = DEFAULT_BASELINE
+) -> dict[tuple[str, str], Prior]:
+    """Each series' prior from its own turns in the day before `since` (see `history_prior`)."""
+    from monitor.probe.outcome import ProbeKind  # noqa: PLC0415
+
+    store = _open_store(path, None)
+    priors: dict[tuple[str, str], Prior] = {}
+    try:
+        for s in series:
+            turns = store.turn_columns(
+                model=s.model, probe=ProbeKind(s.probe), since=since - PRIOR_LOOKBACK, until=since
+            )
+            prior = history_prior(series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]), expected)
+            if prior is not None:
+                priors[(s.model, s.probe)] = prior
+    finally:
+        store.close()
+    return priors
+
+
+def _jsonl_priors(
+    path: str, model: str | None, since: datetime, expected: float
+) -> dict[tuple[str, str], Prior]:
+    """Each series' prior from the file's turns in the day before `since` (none when the file has none)."""
+    try:
+        earlier = read_jsonl_history(path, model, since - PRIOR_LOOKBACK, since).series
+    except HistoryError:
+        return {}
+    priors = {}
+    for s in earlier:
+        prior = history_prior(
+            Series(
+                s.model, s.probe, s.times[-PRIOR_TURNS:], s.trials[-PRIOR_TURNS:], s.failures[-PRIOR_TURNS:]
+            ),
+            expected,
+        )
+        if prior is not None:
+            priors[(s.model, s.probe)] = prior
+    return priors
+
+
+def _prometheus_priors(
+    url: str, model: str | None, since: datetime, step: float, expected: float
+) -> dict[tuple[str, str], Prior]:
+    """Each series' prior from the counters in the PROMETHEUS_LOOKBACK before `since`; none without data."""
+    try:
+        earlier = load_prometheus(url, model=model, since=since - PROMETHEUS_LOOKBACK, until=since, step=step)
+    except HistoryError:
+        return {}
+    priors = {}
+    for s in earlier:
+        prior = history_prior(s, expected)
+        if prior is not None:
+            priors[(s.model, s.probe)] = prior
+    return priors
 
 
 class StoredRecords:
@@ -238,7 +283,14 @@ def load_prometheus(
         f'gemini_live_probe_turns_total{{model="{model}"}}' if model else "gemini_live_probe_turns_total"
     )
     query = urllib.parse.urlencode(
-        {"query": selector, "start": since.timestamp(), "end": until.timestamp(), "step": step}
+        # The last step ends at or after `until`: turns after the last whole step are counted too, so the
+        # counts agree with the store's over the same window (up to the turns not yet scraped).
+        {
+            "query": selector,
+            "start": since.timestamp(),
+            "end": since.timestamp() + math.ceil(span / step) * step,
+            "step": step,
+        }
     )
     endpoint = f"{url.rstrip('/')}/api/v1/query_range?{query}"
     if not endpoint.startswith(("http://", "https://")):
@@ -343,8 +395,12 @@ class History:
     """
 
     series: list[Series]
-    records: list[ProbeResult] | StoredRecords | None
+    records: list[ProbeResult] | StoredRecords | JsonlRecords | None
     source: str
+    start: datetime | None = None  # the window asked for (None: unbounded)
+    end: datetime | None = None
+    # Priors from the series' own turns before the window (store and JSONL with --since only).
+    priors: dict[tuple[str, str], Prior] = field(default_factory=dict)
 
 
 def gather(
@@ -357,6 +413,7 @@ def gather(
     until: str | None,
     step: float | None,
     now: datetime,
+    baseline: float = DEFAULT_BASELINE,
 ) -> History:
     """Read the one source the command line named (--db, --jsonl or --prometheus) over the window."""
     start = parse_moment(since, "--since", now) if since else None
@@ -367,15 +424,24 @@ def gather(
         start = start or (end or now) - timedelta(hours=24)
         end = end or now
         series = load_prometheus(prometheus, model=model, since=start, until=end, step=step)
+        priors = _prometheus_priors(prometheus, model, start, series[0].resolution or 60.0, baseline)
         return History(
-            series, None, f"Prometheus {prometheus} (resolution: {series[0].resolution:g} s steps)"
+            series,
+            None,
+            f"Prometheus {prometheus} (resolution: {series[0].resolution:g} s steps; the first step only "
+            "sets the counters' baseline, so its turns are not counted)",
+            start,
+            end,
+            priors,
         )
     if jsonl:
-        records = select_model(load_jsonl(jsonl, start, end), model)
-        source = f"JSONL file {jsonl} (per probe)"
-    elif db:
+        read = read_jsonl_history(jsonl, model, start, end)
+        priors = _jsonl_priors(jsonl, model, start, baseline) if start else {}
+        return History(read.series, read.records, f"JSONL file {jsonl} (per probe)", start, end, priors)
+    if db:
         series = load_store_series(db, model, start, end)
-        return History(series, StoredRecords(db, model, start, end), f"store {db} (per probe)")
-    else:
-        raise HistoryError("no history source: give --db PATH, --jsonl FILE or --prometheus URL")
-    return History(series_from_records(records), records, source)
+        priors = load_store_priors(db, series, start, baseline) if start else {}
+        return History(
+            series, StoredRecords(db, model, start, end), f"store {db} (per probe)", start, end, priors
+        )
+    raise HistoryError("no history source: give --db PATH, --jsonl FILE or --prometheus URL")

@@ -3,7 +3,8 @@
 The report follows incident 000's sections (Summary, Timeline, Reproduction, Results per model, Wire-level
 pattern, Environment) and states only what the records, the counters or the given config say. Files are
 written to a temporary sibling and renamed, so a failed run never leaves half a report. The plot lives in
-`monitor.analysis.plot`.
+`monitor.analysis.plot`, the facts beyond the timeline in `monitor.analysis.context`, the JSON document in
+`monitor.analysis.export`.
 """
 
 from __future__ import annotations
@@ -11,42 +12,45 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from monitor.analysis.timeline import (
-    LEVEL,
-    CoChange,
-    Onset,
-    Regime,
-    Series,
-    SeriesTimeline,
-    WireSummary,
-    wire_summary,
-)
-from monitor.probe.record import ProbeResult, format_utc
+from monitor.analysis.timeline import CoChange, Onset, Regime, Series, SeriesTimeline, worst_regression
+from monitor.text import markdown_code, markdown_inline, printable
 
 if TYPE_CHECKING:
-    from monitor.config.settings import MonitorSettings
+    from monitor.analysis.context import ReportContext
+    from monitor.analysis.wire import WireSummary
 
 __all__ = [
-    "RecordSource",
-    "ReportContext",
-    "build_context",
     "describe_onset",
     "render_report",
     "render_timeline",
-    "timeline_json",
+    "since_when",
+    "window_line",
     "write_atomically",
 ]
 
 
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
 def _hm(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# Names that Markdown shows as themselves (model ids, probe kinds, `server_close 1011`): left readable.
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/ -]*")
+
+
+def _md(text: str) -> str:
+    """A model name, probe or failure class from the records, shown as itself in Markdown (never markup)."""
+    return text if _PLAIN.fullmatch(text) else markdown_inline(text)
 
 
 def _pct(rate: float) -> str:
@@ -59,7 +63,7 @@ def _rate(regime: Regime) -> str:
 
 def _classes(regime: Regime) -> str:
     return ", ".join(
-        f"{name}: {n}" for name, n in sorted(regime.failures_by_class.items(), key=lambda x: -x[1])
+        f"{_md(name)}: {n}" for name, n in sorted(regime.failures_by_class.items(), key=lambda x: -x[1])
     )
 
 
@@ -68,15 +72,35 @@ def _resolution(timeline: SeriesTimeline) -> str:
 
 
 def describe_onset(onset: Onset) -> str:
-    """`between 17:41:00 and 17:42:00 UTC (95%)` plus the rates and a precision warning when due."""
-    text = (
-        f"between {_hm(onset.after)} and {_hm(onset.before)} UTC "
-        f"(95%; most likely at {_hm(onset.most_likely)}), "
-        f"failure rate {_pct(onset.rate_before)} → {_pct(onset.rate_after)}"
-    )
+    """`between 17:41:00 and 17:42:00 UTC (95%)` plus the rates and a precision warning when due.
+
+    An onset that may predate the window reads `failing since at least <its first turn>; widen --since`.
+    """
+    verb = "failing" if onset.rising else "recovered"
+    if onset.open_start:
+        text = (
+            f"{verb} since at least {_hm(onset.after)} UTC, the window's first turn: the change may be older "
+            f"(widen --since); failure rate {_pct(onset.rate_before)} (before the window) → "
+            f"{_pct(onset.rate_after)}"
+        )
+    else:
+        text = (
+            f"between {_hm(onset.after)} and {_hm(onset.before)} UTC "
+            f"(95%; first {'failure' if onset.rising else 'success'} of the new regime most likely at "
+            f"{_hm(onset.most_likely)}), failure rate {_pct(onset.rate_before)} → {_pct(onset.rate_after)}"
+        )
     if not onset.precise:
         text += "; low precision: the rates differ by less than 10x"
     return text
+
+
+def since_when(onset: Onset) -> str:
+    """The short answer: `failing since 17:41 (onset between 17:40 and 17:41)`."""
+    verb = "failing" if onset.rising else "recovered"
+    if onset.open_start:
+        return f"{verb} since at least {onset.after:%H:%M} UTC (widen --since)"
+    between = f"onset between {onset.after:%H:%M} and {onset.before:%H:%M}"
+    return f"{verb} since {onset.most_likely:%H:%M} UTC ({between})"
 
 
 def _regime_table(timeline: SeriesTimeline) -> list[str]:
@@ -92,71 +116,135 @@ def _regime_table(timeline: SeriesTimeline) -> list[str]:
     return lines
 
 
+def _fenced(language: str, text: str) -> list[str]:
+    """A fenced code block no backtick run inside `text` (a model name from the store) can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{language}", printable(text), fence]
+
+
+def _name(model: str, probe: str) -> str:
+    return f"{_md(model)} ({_md(probe)})"
+
+
 def _co_change_lines(co_changes: Sequence[CoChange]) -> list[str]:
     lines: list[str] = []
     for change in co_changes:
         direction = "rose" if change.rising else "fell"
-        names = ", ".join(f"{m} ({p})" for m, p, _ in change.changed)
+        names = ", ".join(_name(m, p) for m, p, _ in change.changed)
         lines.append(
-            f"- **{_hm(change.start)} → {_hm(change.end)} UTC**: failure rate {direction} on {names}."
+            f"- **{_hm(change.start)} → {_hm(change.end)} UTC**: failure rate {direction} on {names}. "
+            "Counts: a changed series from its own onset, the others over this whole interval."
         )
+        counts = {(w.model, w.probe): w for w in change.window}
         for m, p, onset in change.changed:
-            lines.append(f"  - {m} ({p}): onset {describe_onset(onset)}")
+            w = counts.get((m, p))
+            since = f"; {w.failures}/{w.trials} failed since" if w else ""
+            lines.append(f"  - {_name(m, p)}: {describe_onset(onset)}{since}")
         steady = [w for w in change.window if not w.changed]
         for w in steady:
-            state = "clean" if w.failures == 0 else "no change"
-            lines.append(f"  - unchanged: {w.model} ({w.probe}): {w.failures}/{w.trials} failed ({state})")
+            state = "clean" if w.failures == 0 else "no change from its earlier rate"
+            lines.append(
+                f"  - unchanged: {_name(w.model, w.probe)}: {w.failures}/{w.trials} failed ({state})"
+            )
     return lines or ["- no change point in any series."]
 
 
-def render_timeline(timelines: Sequence[SeriesTimeline], co_changes: Sequence[CoChange]) -> str:
-    """The `timeline` command's Markdown: a regimes table per series, then the cross-model view."""
+def window_line(
+    series: Sequence[Series], window: tuple[datetime | None, datetime | None], made: datetime
+) -> str:
+    """`Window: A → B UTC (N turns, first .., last ..); made C UTC`: the one statement of what is covered."""
+    starts = [float(s.times[0]) for s in series if s.times.size]
+    ends = [float(s.times[-1]) for s in series if s.times.size]
+    turns = sum(int(s.trials.sum()) for s in series)
+    asked_start, asked_end = window
+    first = _utc(min(starts)) if starts else None
+    last = _utc(max(ends)) if ends else None
+    start = asked_start or first
+    end = asked_end or last
+    span = f"{_hm(start)} → {_hm(end)} UTC" if start and end else "no turns"
+    turns_text = f"{turns} turns" + (f", first {_hm(first)}, last {_hm(last)}" if first and last else "")
+    return f"Window: {span} ({turns_text}); made {_hm(made)} UTC. Every count is over turns in this window."
+
+
+def _prior_lines(timelines: Sequence[SeriesTimeline]) -> list[str]:
+    grouped: dict[str, list[str]] = {}
+    for t in timelines:
+        if t.prior is not None:
+            grouped.setdefault(t.prior.describe(), []).append(_name(t.model, t.probe))
+    if not grouped:
+        return []
+    every = sum(len(names) for names in grouped.values()) == len(timelines) and len(grouped) == 1
+    lines = [
+        f"- {prior}: " + ("every series" if every else ", ".join(names)) for prior, names in grouped.items()
+    ]
+    return ["Known before the window (the rate each series' first regime is compared with):", "", *lines, ""]
+
+
+def _series_section(timeline: SeriesTimeline) -> list[str]:
+    out = [*_regime_table(timeline), ""]
+    out += [f"- {'' if o.open_start else 'change '}{describe_onset(o)}" for o in timeline.changes]
+    if (
+        timeline.leading is not None
+        and timeline.prior is not None
+        and timeline.prior.failing_since is not None
+    ):
+        out.append(
+            f"- the turns before the window show this episode since {_hm(timeline.prior.failing_since)} UTC "
+            "(widen --since to bracket its onset)"
+        )
+    if timeline.excluded:
+        out.append(f"- {timeline.excluded} prober_error turns excluded (our own failures).")
+    return [*out, ""]
+
+
+def render_timeline(
+    timelines: Sequence[SeriesTimeline],
+    co_changes: Sequence[CoChange],
+    series: Sequence[Series] = (),
+    *,
+    source: str = "",
+    window: tuple[datetime | None, datetime | None] = (None, None),
+    made: datetime | None = None,
+) -> str:
+    """The `timeline` command's Markdown: the window, a regimes table per series, the cross-model view."""
     out = ["# Timeline", ""]
+    if source:
+        out += [f"Source: {source}.", ""]
+    if made is not None:
+        out += [window_line(series, window, made), ""]
+    out += _prior_lines(timelines)
     for timeline in timelines:
-        out.append(f"## {timeline.model} — {timeline.probe} ({_resolution(timeline)})")
+        out.append(f"## {_md(timeline.model)} — {_md(timeline.probe)} ({_resolution(timeline)})")
         out.append("")
         if not timeline.regimes:
             out.append(f"No provider turns ({timeline.excluded} prober_error turns excluded).")
             out.append("")
             continue
-        out.extend(_regime_table(timeline))
-        out.append("")
-        for onset in timeline.onsets:
-            out.append(f"- change {describe_onset(onset)}")
-        if timeline.excluded:
-            out.append(f"- {timeline.excluded} prober_error turns excluded (our own failures).")
-        out.append("")
+        out.extend(_series_section(timeline))
     out += ["## Cross-model view", "", *_co_change_lines(co_changes), ""]
     return "\n".join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class ReportContext:
-    """Everything the report needs beyond the timeline; None/empty where the source does not know."""
-
-    source: str  # e.g. "store data/live-monitor.sqlite3" or "Prometheus http://...: 60 s steps"
-    vantages: Sequence[str]
-    endpoints: Sequence[str]
-    setup_payload: Mapping[str, Any] | None  # the exact `{"setup": ...}` message of the reproduced model
-    reproduce_model: str
-    reproduce_probe: str
-    url: str | None  # from the config (any key= value redacted); None when no config was given
-    url_is_default: bool
-    auth: str | None
-    quota: Mapping[str, int] | None
-    wire: WireSummary | None  # None for Prometheus input (counters carry no messages)
-
-
-def _headline(co_changes: Sequence[CoChange]) -> tuple[str, CoChange | None]:
-    rising = [c for c in co_changes if c.rising]
-    if not rising:
+def _headline(
+    co_changes: Sequence[CoChange], timelines: Sequence[SeriesTimeline]
+) -> tuple[str, CoChange | None]:
+    worst = worst_regression(co_changes)
+    if worst is None:
+        elevated = [t for t in timelines if t.regimes and t.prior and t.regimes[-1].rate_low > t.prior.rate]
+        if elevated:
+            return "failure rate above its earlier level, no onset inside the window (widen --since)", None
         return "no failure-rate regression found", None
-    worst = max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))
     _, _, onset = max(worst.changed, key=lambda c: c[2].rate_after - c[2].rate_before)
     models = sorted({m for m, _, _ in worst.changed})
+    when = (
+        f"failing since at least {_hm(onset.after)} UTC; widen --since"
+        if onset.open_start
+        else f"onset between {_hm(onset.after)} and {_hm(onset.before)} UTC"
+    )
     return (
-        f"{' / '.join(models)}: failure rate {_pct(onset.rate_before)} → {_pct(onset.rate_after)} "
-        f"(onset between {_hm(onset.after)} and {_hm(onset.before)} UTC)",
+        f"{' / '.join(_md(m) for m in models)}: failure rate {_pct(onset.rate_before)} → "
+        f"{_pct(onset.rate_after)} ({when})",
         worst,
     )
 
@@ -173,9 +261,9 @@ def _results_table(window: CoChange | None, series: Sequence[Series]) -> list[st
             continue
         by_class = dict(zip(s.classes, s.class_counts[inside].sum(axis=0).tolist(), strict=True))
         internal = by_class.pop("server_close 1011", 0)
-        other = ", ".join(f"{k}: {v}" for k, v in sorted(by_class.items()) if v) or "0"
+        other = ", ".join(f"{_md(k)}: {v}" for k, v in sorted(by_class.items()) if v) or "0"
         ok = n - int(s.failures[inside].sum())
-        rows.append(f"| {s.model} | {s.probe} | {n} | {ok}/{n} | {internal}/{n} | {other} |")
+        rows.append(f"| {_md(s.model)} | {_md(s.probe)} | {n} | {ok}/{n} | {internal}/{n} | {other} |")
     return ["| Model | Probe | N | OK | 1011 | other |", "|---|---|---|---|---|---|", *rows]
 
 
@@ -185,7 +273,8 @@ def _wire_lines(wire: WireSummary | None) -> list[str]:
 
     def patterns(title: str, items: Sequence[Any], total: int) -> list[str]:
         lines = [f"{title} ({total} turns):", ""]
-        lines += [f"- `{p.sequence}` — {p.count}/{total}" for p in items] or ["- none"]
+        # The sequence holds message kinds the server chose: one code span that no backtick in it can close.
+        lines += [f"- {markdown_code(p.sequence)} — {p.count}/{total}" for p in items] or ["- none"]
         return [*lines, ""]
 
     lines = [
@@ -211,20 +300,22 @@ def render_report(
     context: ReportContext,
 ) -> str:
     """The incident report in Markdown."""
-    headline, worst = _headline(co_changes)
-    out = [f"# Gemini Live API — {headline}", "", "## Summary", ""]
+    headline, worst = _headline(co_changes, timelines)
+    out = [f"# Gemini Live API — {headline}", ""]
+    if context.made is not None:
+        out += [window_line(series, context.window, context.made), ""]
+    out += [f"Source: {context.source}.", "", "## Summary", ""]
     out += _co_change_lines(co_changes)
-    out += ["", f"Source: {context.source}.", "", "## Timeline", ""]
+    out += ["", *_prior_lines(timelines), "## Timeline", ""]
     for timeline in timelines:
-        if not timeline.onsets:
+        if not timeline.changes:
             continue
-        out += [f"### {timeline.model} — {timeline.probe}", "", *_regime_table(timeline), ""]
-        out += [f"- onset {describe_onset(o)}" for o in timeline.onsets] + [""]
-    steady = [t for t in timelines if not t.onsets and t.regimes]
+        out += [f"### {_md(timeline.model)} — {_md(timeline.probe)}", "", *_series_section(timeline)]
+    steady = [t for t in timelines if not t.changes and t.regimes]
     if steady:
         out += ["Series with one regime over the whole window:", ""]
         out += [
-            f"- {t.model} ({t.probe}): {_rate(t.regimes[0])}, N={t.regimes[0].trials}" for t in steady
+            f"- {_name(t.model, t.probe)}: {_rate(t.regimes[0])}, N={t.regimes[0].trials}" for t in steady
         ] + [""]
     out += ["## Reproduction", ""]
     if context.setup_payload is not None:
@@ -232,21 +323,24 @@ def render_report(
             "The setup message the probe sends for this model (the model's `setup` file from the config, "
             "else the default payload; the API key is never part of it):",
             "",
-            "```json",
         ]
-        out += [json.dumps(context.setup_payload, indent=2), "```", ""]
+        out += [*_fenced("json", json.dumps(context.setup_payload, indent=2)), ""]
     url = f" --url {context.url}" if context.url and not context.url_is_default else ""
     out += [
         "Run N turns and print the per-model table (key from `GEMINI_API_KEY`):",
         "",
-        "```sh",
-        f"live-monitor probe --model {context.reproduce_model} --probe {context.reproduce_probe} -n 10{url}",
-        "```",
+        *_fenced(
+            "sh",
+            f"live-monitor probe --model {shlex.quote(context.reproduce_model)} "
+            f"--probe {shlex.quote(context.reproduce_probe)} -n 10{url}",
+        ),
         "",
     ]
     title = "## Results per model"
     if worst is not None:
-        title += f" ({_hm(worst.start)} → {_hm(worst.end)} UTC)"
+        title += f" (turns after {_hm(worst.start)} up to {_hm(worst.end)} UTC: the regression's window)"
+    else:
+        title += " (the whole window)"
     out += [title, "", *_results_table(worst, series), ""]
     out += ["## Wire-level pattern", "", *_wire_lines(context.wire), ""]
     out += ["## Environment", ""]
@@ -285,152 +379,3 @@ def write_atomically(path: str, write: Callable[[Path], object]) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-
-
-def _redact_url(url: str) -> str:
-    """The URL with the value of any `key=` query parameter replaced: a key never reaches a report."""
-    return re.sub(r"([?&]key=)[^&#]*", r"\1REDACTED", url)
-
-
-_AUTH_WORDS = {
-    "header": "API key in the x-goog-api-key header",
-    "query": "API key as the ?key= query parameter",
-    "token": "ephemeral auth token (Authorization: Token, BidiGenerateContentConstrained)",
-    "bearer": "OAuth access token (Authorization: Bearer)",
-}
-
-
-class RecordSource(Protocol):
-    """Full records read on demand, so a store parses only those the report shows (`analysis.history`)."""
-
-    def between(self, start: datetime | None, end: datetime | None) -> Sequence[ProbeResult]:
-        """Records with start < started_at <= end (None: unbounded), in time order."""
-        ...
-
-    def origins(self) -> tuple[list[str], list[str]]:
-        """The distinct non-empty endpoints and vantages of all the records, sorted."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Loaded:
-    records: Sequence[ProbeResult]
-
-    def between(self, start: datetime | None, end: datetime | None) -> Sequence[ProbeResult]:
-        if start is None and end is None:
-            return self.records
-        return [
-            r
-            for r in self.records
-            if (start is None or start < r.started_at) and (end is None or r.started_at <= end)
-        ]
-
-    def origins(self) -> tuple[list[str], list[str]]:
-        return (
-            sorted({r.endpoint for r in self.records if r.endpoint}),
-            sorted({r.vantage for r in self.records if r.vantage}),
-        )
-
-
-def build_context(
-    *,
-    source: str,
-    records: Sequence[ProbeResult] | RecordSource | None,
-    series: Sequence[Series],
-    co_changes: Sequence[CoChange],
-    settings: MonitorSettings | None,
-) -> ReportContext:
-    """Facts for the report from the records and, when given, the monitor config; nothing is guessed."""
-    from monitor.config.settings import GEMINI_URL  # noqa: PLC0415
-    from monitor.live.messages import default_setup_payload, model_resource, setup_message  # noqa: PLC0415
-
-    loaded = _Loaded(records) if isinstance(records, Sequence) else records
-    rising = [c for c in co_changes if c.rising]
-    # The regression's wire pattern: turns in its window, every model (clean ones give successes).
-    window: tuple[datetime | None, datetime | None] = (None, None)
-    if rising:
-        worst = max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))
-        model, probe, _ = max(worst.changed, key=lambda c: c[2].rate_after - c[2].rate_before)
-        window = (worst.start, worst.end)
-    else:
-        model, probe = series[0].model, series[0].probe
-    wire_records = loaded.between(*window) if loaded is not None else None
-    configured = next((m for m in settings.models if m.id == model), None) if settings else None
-    endpoint = settings.endpoint_of(configured) if settings and configured else None
-    url = _redact_url(endpoint.url) if endpoint else None
-    payload = configured.setup_payload if configured else None
-    setup = setup_message(model_resource(model, url or GEMINI_URL), payload or default_setup_payload())
-    endpoints, vantages = loaded.origins() if loaded is not None else ([], [])
-    return ReportContext(
-        source=source,
-        vantages=vantages,
-        endpoints=endpoints or ([endpoint.name] if endpoint else []),
-        setup_payload=setup,
-        reproduce_model=model,
-        reproduce_probe=probe,
-        url=url,
-        url_is_default=url == GEMINI_URL,
-        auth=_AUTH_WORDS.get(endpoint.auth.value, endpoint.auth.value) if endpoint else None,
-        quota=settings.budgets.model_dump() if settings else None,
-        wire=wire_summary(wire_records) if wire_records is not None else None,
-    )
-
-
-def timeline_json(timelines: Sequence[SeriesTimeline], co_changes: Sequence[CoChange]) -> dict[str, Any]:
-    """The `timeline --format json` document."""
-
-    def regime(r: Regime) -> dict[str, Any]:
-        return {
-            "start": format_utc(r.start),
-            "end": format_utc(r.end),
-            "trials": r.trials,
-            "failures": r.failures,
-            "rate": r.rate,
-            "rate_ci95": [r.rate_low, r.rate_high],
-            "failures_by_class": dict(r.failures_by_class),
-        }
-
-    def onset(o: Onset) -> dict[str, Any]:
-        return {
-            "after": format_utc(o.after),
-            "before": format_utc(o.before),
-            "most_likely": format_utc(o.most_likely),
-            "level": LEVEL,
-            "width_bins": o.width_bins,
-            "rate_before": o.rate_before,
-            "rate_after": o.rate_after,
-            "precise": o.precise,
-        }
-
-    return {
-        "series": [
-            {
-                "model": t.model,
-                "probe": t.probe,
-                "resolution_seconds": t.resolution,
-                "excluded_prober_errors": t.excluded,
-                "regimes": [regime(r) for r in t.regimes],
-                "onsets": [onset(o) for o in t.onsets],
-            }
-            for t in timelines
-        ],
-        "co_changes": [
-            {
-                "start": format_utc(c.start),
-                "end": format_utc(c.end),
-                "direction": "rising" if c.rising else "falling",
-                "changed": [{"model": m, "probe": p, "onset": onset(o)} for m, p, o in c.changed],
-                "window": [
-                    {
-                        "model": w.model,
-                        "probe": w.probe,
-                        "trials": w.trials,
-                        "failures": w.failures,
-                        "changed": w.changed,
-                    }
-                    for w in c.window
-                ],
-            }
-            for c in co_changes
-        ],
-    }

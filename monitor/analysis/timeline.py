@@ -1,48 +1,55 @@
 """Timeline reconstruction: probe history -> regimes, onset intervals, the cross-model view, wire patterns.
 
 Pure functions over probe records (or per-step counts from Prometheus); the mathematics lives in
-`monitor.analysis.changepoint`. A series is one (model, probe) pair ordered by time. A trial is one probe
+`monitor.changepoint`. A series is one (model, probe) pair ordered by time. A trial is one probe
 turn; it fails when its outcome is not `ok`. `prober_error` turns are our own bugs, never the provider's:
 they are dropped from the series and counted in `Series.excluded`.
+
+A window is rarely the whole story: `timeline --since 30m` right after a page sees a few turns of the old
+regime, or none. A `Prior` (`monitor.analysis.prior`) says what is known of the rate before the window and
+enters the analysis as one extra bin in front of the window: PELT and the onset posterior both see it, so a
+window that fails from its first turn is a change at its start ("failing since at least ..."), never "one
+regime, unchanged". The wire patterns of the report live in `monitor.analysis.wire`.
 """
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from monitor.analysis.changepoint import credible_interval, onset_log_posterior, pelt, wilson_interval
-from monitor.probe.outcome import Outcome, TimingPhase
-from monitor.probe.record import ProbeResult, RecoveryKind
+from monitor.changepoint import LEVEL, Change, segment, wilson_interval
+from monitor.probe.outcome import Outcome
+from monitor.probe.record import ProbeResult
+
+if TYPE_CHECKING:
+    from monitor.analysis.prior import Prior
 
 __all__ = [
+    "LEVEL",
     "CoChange",
     "ModelWindow",
     "Onset",
     "Regime",
     "Series",
     "SeriesTimeline",
-    "WirePattern",
-    "WireSummary",
     "build_timeline",
     "cross_model",
     "failure_class",
     "series_from_records",
     "series_from_turns",
-    "wire_summary",
+    "worst_regression",
 ]
 
-LEVEL = 0.95
 # An onset whose after-rate is under this multiple of the before-rate is flagged low-precision (the posterior
-# is wide; alerting-and-detection.md 3.3).
+# is wide; docs/detection.md, "Onset").
 _PRECISE_RATIO = 10.0
+_JUST_BEFORE = timedelta(microseconds=1)
 
 
 def failure_class(outcome: str, code: int | None) -> str:
@@ -79,15 +86,21 @@ class Regime:
 
 @dataclass(frozen=True, slots=True)
 class Onset:
-    """A change point: the new regime's first probe lies in (after, before] with 95% posterior probability."""
+    """A change point, as the first turn that showed the new regime (a failure after a rise, a success after a
+    fall): that turn lies in (after, before] with 95% posterior probability.
 
-    after: datetime  # the last probe that certainly belongs to the old regime
-    before: datetime  # the first probe that certainly belongs to the new regime
-    most_likely: datetime  # the first probe of the new regime at the posterior mode
+    `open_start`: the interval reaches the window's first turn, so the change may be older than the window
+    ("failing since at least <after>; widen --since"); `after` is then that first turn.
+    """
+
+    after: datetime  # the turn before the earliest turn that may be the first of the new regime
+    before: datetime  # the latest turn that may be the first of the new regime
+    most_likely: datetime  # the first turn of the new regime at the posterior mode
     width_bins: int  # probe intervals (or steps) spanned by the interval
     rate_before: float
     rate_after: float
     precise: bool  # False when the rates differ by less than 10x either way
+    open_start: bool = False
 
     @property
     def rising(self) -> bool:
@@ -102,6 +115,14 @@ class SeriesTimeline:
     onsets: tuple[Onset, ...]  # onsets[i] separates regimes[i] and regimes[i + 1]
     resolution: float | None
     excluded: int
+    # A change between the prior and the window's first turn: regimes[0] is already the new regime.
+    leading: Onset | None = None
+    prior: Prior | None = None
+
+    @property
+    def changes(self) -> tuple[Onset, ...]:
+        """Every onset in time order, the leading one first."""
+        return ((self.leading,) if self.leading else ()) + self.onsets
 
 
 def _utc(epoch: float) -> datetime:
@@ -195,36 +216,36 @@ def _regime(series: Series, lo: int, hi: int) -> Regime:
     )
 
 
-def _onset(series: Series, lo: int, change: int, hi: int) -> Onset:
-    """The posterior interval for `change`, computed within the bins [lo, hi) of its neighbouring regimes."""
-    f, n = series.failures[lo:hi], series.trials[lo:hi]
-    log_post = onset_log_posterior(f, n)
-    first, last = (int(x) for x in credible_interval(log_post, LEVEL))
-    mode = int(np.argmax(log_post))
-    k = change - lo
-    before = f[:k].sum() / max(int(n[:k].sum()), 1)
-    after = f[k:].sum() / max(int(n[k:].sum()), 1)
-    low_rate, high_rate = sorted((float(before), float(after)))
+def _onset(series: Series, change: Change) -> Onset:
+    """The change's interval as times: its first event lies in (after, before]."""
+    times = series.times
+    low_rate, high_rate = sorted((change.rate_before, change.rate_after))
     return Onset(
-        after=_utc(series.times[lo + first - 1]),
-        before=_utc(series.times[lo + last]),
-        most_likely=_utc(series.times[lo + mode]),
-        width_bins=last - first + 1,
-        rate_before=float(before),
-        rate_after=float(after),
+        after=_utc(times[change.first if change.open_start else change.first - 1]),
+        before=_utc(times[change.last]),
+        most_likely=_utc(times[change.mode]),
+        width_bins=change.last - change.first + 1,
+        rate_before=change.rate_before,
+        rate_after=change.rate_after,
         precise=high_rate >= _PRECISE_RATIO * max(low_rate, 1e-9) and high_rate > 0,
+        open_start=change.open_start,
     )
 
 
-def build_timeline(series: Series, beta: float | None = None) -> SeriesTimeline:
-    """Segment one series into regimes (PELT) and bracket every change point (exact posterior)."""
-    if series.failures.size == 0:
-        return SeriesTimeline(series.model, series.probe, (), (), series.resolution, series.excluded)
-    changes = pelt(series.failures, series.trials, beta)
-    edges = [0, *changes, series.failures.size]
-    regimes = tuple(_regime(series, a, b) for a, b in itertools.pairwise(edges))
-    onsets = tuple(_onset(series, edges[i - 1], edges[i], edges[i + 1]) for i in range(1, len(edges) - 1))
-    return SeriesTimeline(series.model, series.probe, regimes, onsets, series.resolution, series.excluded)
+def build_timeline(series: Series, beta: float | None = None, prior: Prior | None = None) -> SeriesTimeline:
+    """Segment one series into regimes (PELT) and bracket every change point (exact posterior).
+
+    With a `prior`, its counts are one bin in front of the window: it informs the first regime's rate and a
+    change between it and the window's first turn is the `leading` onset. Regimes count window turns only.
+    """
+    counts = (prior.failures, prior.trials) if prior is not None else None
+    found = segment(series.failures, series.trials, prior=counts, beta=beta)
+    regimes = tuple(_regime(series, a, b) for a, b in found.regimes)
+    onsets = [_onset(series, change) for change in found.changes]
+    leading = onsets.pop(0) if found.changes and found.changes[0].position == 0 else None
+    return SeriesTimeline(
+        series.model, series.probe, regimes, tuple(onsets), series.resolution, series.excluded, leading, prior
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,28 +274,42 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
     """Group onsets of the same direction whose 95% intervals overlap; count every series over the window."""
     found: list[tuple[str, str, Onset, datetime]] = []
     for timeline in timelines:
+        if timeline.leading is not None:
+            found.append((timeline.model, timeline.probe, timeline.leading, timeline.regimes[0].end))
         for i, onset in enumerate(timeline.onsets):
             found.append((timeline.model, timeline.probe, onset, timeline.regimes[i + 1].end))
     groups: list[list[tuple[str, str, Onset, datetime]]] = []
     for rising in (True, False):
-        members = sorted((f for f in found if f[2].rising is rising), key=lambda f: f[2].after)
+        # An open-start onset reaches back before the window: its interval is (-inf, before], so open-start
+        # onsets always overlap one another and sort first.
+        members = sorted(
+            (f for f in found if f[2].rising is rising), key=lambda f: (not f[2].open_start, f[2].after)
+        )
         for item in members:
             if (
                 groups
                 and groups[-1][0][2].rising is rising
-                and item[2].after < max(g[2].before for g in groups[-1])
+                and (
+                    item[2].after < max(g[2].before for g in groups[-1])
+                    or (item[2].open_start and all(g[2].open_start for g in groups[-1]))
+                )
             ):
                 groups[-1].append(item)
             else:
                 groups.append([item])
     result = []
     for group in groups:
-        start = min(g[2].after for g in group)
+        # Counts run over (start, end]; an open-start onset's `after` is the window's first turn, which is
+        # already in the new regime, so its group starts just before it.
+        start = min(g[2].after - (_JUST_BEFORE if g[2].open_start else timedelta(0)) for g in group)
         end = max(g[3] for g in group)
-        changed_keys = {(g[0], g[1]) for g in group}
-        lo, hi = start.timestamp(), end.timestamp()
+        # A changed series counts from its own onset (its new regime, as its regimes table shows); the others
+        # over the whole group window.
+        own = {(g[0], g[1]): g[2].after - (_JUST_BEFORE if g[2].open_start else timedelta(0)) for g in group}
+        hi = end.timestamp()
         window = []
         for s in series:
+            lo = own.get((s.model, s.probe), start).timestamp()
             inside = (s.times > lo) & (s.times <= hi)
             window.append(
                 ModelWindow(
@@ -282,7 +317,7 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
                     s.probe,
                     int(s.trials[inside].sum()),
                     int(s.failures[inside].sum()),
-                    (s.model, s.probe) in changed_keys,
+                    (s.model, s.probe) in own,
                 )
             )
         result.append(
@@ -292,84 +327,9 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class WirePattern:
-    sequence: str  # message kinds, e.g. "setupComplete → sessionResumptionUpdate → close 1011"
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class WireSummary:
-    """Server message sequences of failed and successful turns, and how long after the turn failures came."""
-
-    failures: tuple[WirePattern, ...]
-    successes: tuple[WirePattern, ...]
-    failure_total: int
-    success_total: int
-    failure_delay: tuple[float, float, float] | None  # seconds, turn sent to failure: min, median, max
-    setup_delay: tuple[float, float, float] | None  # seconds, setup sent to setupComplete
-
-
-# Streamed content interleaves these kinds dozens of times per turn; a run of them is one step of the pattern.
-_STREAMED = frozenset(
-    {"serverContent.modelTurn", "serverContent.outputTranscription", "serverContent.inputTranscription"}
-)
-
-
-def _sequence(record: ProbeResult) -> str:
-    # The recovery resumes whenever any update carried a newHandle (monitor.probe.recovery); a fresh recovery
-    # therefore proves every sessionResumptionUpdate of the failed turn was empty.
-    empty_updates = record.recovery is not None and record.recovery.kind is RecoveryKind.FRESH
-    kinds: list[str] = []
-    streamed: set[str] = set()
-    for kind, _seconds in record.messages:
-        if kind in _STREAMED:
-            streamed.add(kind.removeprefix("serverContent."))
-            label = "serverContent{" + ", ".join(sorted(streamed)) + "}"
-            if kinds and kinds[-1].startswith("serverContent{"):
-                kinds[-1] = label
-            else:
-                kinds.append(label)
-            continue
-        streamed.clear()
-        if kind == "close" and record.code is not None:
-            label = f"close {record.code}"
-        elif kind == "sessionResumptionUpdate" and empty_updates:
-            label = "sessionResumptionUpdate {}"
-        else:
-            label = kind
-        if kinds and kinds[-1].removesuffix("…") == label:
-            kinds[-1] = label + "…"
-        else:
-            kinds.append(label)
-    if not record.ok and not any(k.startswith("close") for k in kinds):
-        kinds.append(failure_class(record.outcome.value, record.code))
-    return " → ".join(kinds) if kinds else "(no server message)"
-
-
-def _spread(values: list[float]) -> tuple[float, float, float] | None:
-    return (min(values), statistics.median(values), max(values)) if values else None
-
-
-def wire_summary(records: Iterable[ProbeResult], top: int = 3) -> WireSummary:
-    """The `top` most common message sequences of failed and successful turns (prober_error excluded)."""
-    failed: Counter[str] = Counter()
-    succeeded: Counter[str] = Counter()
-    delays: list[float] = []
-    setups: list[float] = []
-    for record in records:
-        if record.outcome is Outcome.PROBER_ERROR:
-            continue
-        (succeeded if record.ok else failed)[_sequence(record)] += 1
-        if not record.ok and TimingPhase.FAILURE in record.timings and TimingPhase.SETUP in record.timings:
-            delays.append(record.timings[TimingPhase.FAILURE])  # failed after the turn was sent
-        if TimingPhase.SETUP in record.timings:
-            setups.append(record.timings[TimingPhase.SETUP])
-    return WireSummary(
-        failures=tuple(WirePattern(s, n) for s, n in failed.most_common(top)),
-        successes=tuple(WirePattern(s, n) for s, n in succeeded.most_common(top)),
-        failure_total=sum(failed.values()),
-        success_total=sum(succeeded.values()),
-        failure_delay=_spread(delays),
-        setup_delay=_spread(setups),
-    )
+def worst_regression(co_changes: Sequence[CoChange]) -> CoChange | None:
+    """The rising co-change with the largest rise: the report's regression (None when nothing rose)."""
+    rising = [c for c in co_changes if c.rising]
+    if not rising:
+        return None
+    return max(rising, key=lambda c: max(o.rate_after - o.rate_before for _, _, o in c.changed))

@@ -52,6 +52,10 @@ models:
   - id: gemini-3.1-flash-live-preview
     family: gemini-3.1-flash-live
     text_path: realtime_input
+  # The model Google recommends today (GA since September 2026). Its setup differs (no thinkingConfig,
+  # function calls NON_BLOCKING unless declared otherwise); the probe's default payload handles that.
+  - id: gemini-3.8-live
+    family: gemini-3.8-live
 
 # How every model is probed. Durations: seconds, or strings like 90s, 2m, 250ms.
 probes:
@@ -66,8 +70,8 @@ probes:
   pace_audio: true   # send audio in real time, 100 ms chunks, like a microphone
   recover: true      # after a failed turn, try one recovery session and record it
 
-# Per key (= per endpoint). The schedule above needs 4 models x 3 probes x 60/60 s = 12 sessions/min
-# (+ up to 12 recoveries); it is refused at start if it does not fit.
+# Per key (= per endpoint). The schedule above needs 5 models x 3 probes x 60/60 s = 15 sessions/min
+# (+ up to 15 recoveries); it is refused at start if it does not fit.
 budgets:
   sessions_per_minute: 30
   sessions_per_day: 40000

@@ -11,17 +11,17 @@ problem is reported at once as `<path>: <rule>` in one `ConfigError`, like black
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -31,18 +31,25 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from monitor.config.checks import capacity_problems, describe, quota_problems, reference_problems
 from monitor.config.credentials import EndpointAccess, TokenSettings, ephemeral_source, resolve_access
 from monitor.config.sources import (
     CONFIG_ENV,
     DEFAULT_CONFIG_PATH,
+    ENV_PREFIX,
     deep_merge,
+    env_hint,
+    load_yaml_text,
+    read_environment,
     read_setup,
+    read_small_file,
     read_yaml,
     relative_to,
     resolve_config_path,
 )
+from monitor.config.storage import store_problems
 from monitor.config.syntax import (
     ConfigError,
     Duration,
@@ -51,12 +58,12 @@ from monitor.config.syntax import (
     parse_listen,
     problems_of,
 )
-from monitor.daemon.budget import EndpointSchedule, schedule_problems
 from monitor.live.messages import model_resource
 from monitor.probe.credentials import CredentialSource
 from monitor.probe.oauth import DEFAULT_REFRESH_TIMEOUT_SECONDS, GoogleAccessTokens
 from monitor.probe.outcome import ProbeKind
-from monitor.probe.target import AuthKind, PhaseBudgets, ProbeTarget, TextPath
+from monitor.probe.target import AuthKind, PhaseBudgets, ProbeLimits, ProbeTarget, TextPath
+from monitor.text import credential_parameters, redact_url
 
 __all__ = [
     "CONFIG_ENV",
@@ -71,7 +78,8 @@ __all__ = [
     "resolve_config_path",
 ]
 
-ENV_PREFIX = "LIVE_MONITOR_"
+# A monitor probing less than daily sees no incident; longer intervals are typos (`3650000d`).
+MAX_INTERVAL_SECONDS = 86400.0
 GEMINI_URL = (
     "wss://generativelanguage.googleapis.com/ws/"
     "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -103,18 +111,27 @@ class EndpointSettings(_Section):
     @field_validator("url")
     @classmethod
     def _websocket_url(cls, url: str) -> str:
+        # The URL is shown in banners, logs and reports: a credential in it would leak, so none may be there.
         if not re.match(r"^wss?://[^/\s]+", url):
-            raise ValueError(f"must be a ws:// or wss:// URL (got {url!r})")
+            raise ValueError(f"must be a ws:// or wss:// URL (got {redact_url(url)!r})")
+        if "@" in url.split("/", 3)[2]:
+            raise ValueError(
+                "must not carry credentials (user:password@host): the key goes in api_key_env or api_key_file"
+            )
+        found = credential_parameters(url)
+        if found:
+            named = ", ".join(f"{name}=" for name in found)
+            raise ValueError(
+                f"must not carry credentials in its query ({named}): the key goes in api_key_env or "
+                "api_key_file, and auth: query sends it as ?key= on the wire only"
+            )
         return url
 
     @field_validator("api_key_file")
     @classmethod
     def _readable_key_file(cls, path: Path | None) -> Path | None:
         if path is not None:
-            try:
-                path.read_text(encoding="utf-8")
-            except OSError as error:
-                raise ValueError(f"cannot read {str(path)!r}: {error.strerror}") from None
+            read_small_file(path)
         return path
 
     @model_validator(mode="after")
@@ -123,13 +140,12 @@ class EndpointSettings(_Section):
         # container takes its key from /run/secrets without a config file of its own.
         env_file = os.environ.get(f"{self.api_key_env}_FILE", "").strip()
         if self.api_key_file is not None:
-            key = self.api_key_file.read_text(encoding="utf-8").strip()
+            key = read_small_file(self.api_key_file).strip()
         elif env_file:
             try:
-                key = Path(env_file).read_text(encoding="utf-8").strip()
-            except OSError as error:
-                variable = f"${self.api_key_env}_FILE"
-                raise ValueError(f"{variable}: cannot read {env_file!r}: {error.strerror}") from None
+                key = read_small_file(Path(env_file)).strip()
+            except ValueError as error:
+                raise ValueError(f"${self.api_key_env}_FILE: {error}") from None
         else:
             key = os.environ.get(self.api_key_env, "").strip()
         self._api_key = SecretStr(key)
@@ -195,12 +211,44 @@ class TimeoutSettings(_Section):
         )
 
 
+def _interval(value: object) -> float:
+    seconds = parse_duration(value, maximum=math.inf)
+    if seconds <= 0:
+        raise ValueError(f"must be a duration > 0 like 60, '60s' or '2m' (got {value!r})")
+    if seconds > MAX_INTERVAL_SECONDS:
+        raise ValueError(
+            f"must be at most 1d ({MAX_INTERVAL_SECONDS:g} s): a monitor probing less often sees no "
+            f"incident (got {value!r})"
+        )
+    return seconds
+
+
+class LimitSettings(_Section):
+    """Hard bounds on what one turn keeps of a server's input (docs/probe.md, "Limits")."""
+
+    audio_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
+    messages_kept: int = Field(default=100, ge=1, le=100_000)
+    frame_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    json_depth: int = Field(default=64, ge=8, le=500)  # deeper than Python may recurse is refused here
+    integer_digits: int = Field(default=18, ge=1, le=18)  # more would not fit a 64-bit counter or column
+    record_bytes: int = Field(default=64 * 1024, ge=4096)
+    close: PositiveDuration = 2.0
+
+    def limits(self) -> ProbeLimits:
+        return ProbeLimits(
+            audio_bytes=self.audio_bytes, messages_kept=self.messages_kept, frame_bytes=self.frame_bytes,
+            json_depth=self.json_depth, integer_digits=self.integer_digits, record_bytes=self.record_bytes,
+            close_seconds=self.close,
+        )  # fmt: skip
+
+
 class ProbeSettings(_Section):
     """Which probe turns run, how often, and within which budgets."""
 
     kinds: list[ProbeKind] = Field(default_factory=lambda: [ProbeKind.TEXT, ProbeKind.AUDIO], min_length=1)
-    interval: PositiveDuration = 60.0
+    interval: Annotated[float, BeforeValidator(_interval)] = 60.0
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     pace_audio: bool = True
     recover: bool = True
 
@@ -227,6 +275,9 @@ class ModelSettings(_Section):
     text_path: TextPath = TextPath.CLIENT_CONTENT
     setup: Path | None = None  # a JSON file: the inner object of {"setup": ...}
     probes: list[ProbeKind] | None = None  # None: probes.kinds
+    # The failure rate this model has when healthy: the timeline's prior when it knows nothing earlier, and
+    # the daemon's reference for the live failure-onset gauge (docs/timeline.md).
+    expected_failure_rate: float = Field(default=0.01, ge=0, lt=0.5)
     _setup_payload: Mapping[str, Any] | None = PrivateAttr(default=None)
 
     @field_validator("setup")
@@ -259,8 +310,8 @@ class BudgetSettings(_Section):
 
 
 class RetentionSettings(_Section):
-    success_days: float = Field(default=30.0, gt=0)
-    failure_days: float = Field(default=365.0, gt=0)
+    success_days: float = Field(default=30.0, gt=0, le=36500)
+    failure_days: float = Field(default=365.0, gt=0, le=36500)
 
 
 class StoreSettings(_Section):
@@ -304,6 +355,8 @@ class MonitorSettings(BaseSettings):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    # Which LIVE_MONITOR_* variable set which key (by load_settings), to name it in later problems.
+    _variables: dict[tuple[str, ...], str] = PrivateAttr(default_factory=dict)
 
     @field_validator("listen")
     @classmethod
@@ -313,9 +366,9 @@ class MonitorSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> MonitorSettings:
-        problems = _reference_problems(self)
+        problems = reference_problems(self)
         if not problems:
-            problems = quota_problems(self)
+            problems = capacity_problems(self) or quota_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -332,6 +385,11 @@ class MonitorSettings(BaseSettings):
             for i, e in enumerate(self.endpoints)
             if not e.api_key.get_secret_value() and e.auth is not AuthKind.BEARER
         ]
+
+    def store_problems(self) -> list[str]:
+        """Whether the daemon could open its store here: fatal for `run` and `check-config`, not `report`."""
+        variable = self._variables.get(("store", "path"))
+        return [f"{variable}: {p}" if variable else p for p in store_problems(self.store.path)]
 
     def endpoint_of(self, model: ModelSettings) -> EndpointSettings:
         name = model.endpoint or self.endpoints[0].name
@@ -364,81 +422,10 @@ class MonitorSettings(BaseSettings):
                 ),
                 pace_audio=self.probes.pace_audio,
                 recover=self.probes.recover,
+                limits=self.probes.limits.limits(),
             )
             plan.extend((target, kind) for kind in self.kinds_of(model))
         return plan
-
-
-def _reference_problems(settings: MonitorSettings) -> list[str]:
-    problems: list[str] = []
-    names = Counter(e.name for e in settings.endpoints)
-    for i, endpoint in enumerate(settings.endpoints):
-        if names[endpoint.name] > 1:
-            problems.append(f"endpoints[{i}].name: duplicate endpoint {endpoint.name!r}")
-    known = [e.name for e in settings.endpoints]
-    first_seen: dict[tuple[str, str], int] = {}
-    for i, model in enumerate(settings.models):
-        if model.endpoint and model.endpoint not in known:
-            problems.append(
-                f"models[{i}].endpoint: unknown endpoint {model.endpoint!r} (defined: {', '.join(known)})"
-            )
-            continue
-        key = (model.endpoint or known[0], model.id)
-        if key in first_seen:
-            problems.append(
-                f"models[{i}].id: duplicate model {model.id!r} on endpoint {key[0]!r} "
-                f"(first at models[{first_seen[key]}])"
-            )
-        first_seen.setdefault(key, i)
-    total, interval = settings.probes.timeouts.budgets().total, settings.probes.interval
-    for i, endpoint in enumerate(settings.endpoints):  # a mint comes before every session of a token endpoint
-        if endpoint.auth is AuthKind.TOKEN and total + endpoint.credentials_seconds > interval:
-            problems.append(
-                f"endpoints[{i}].token.timeout: {endpoint.credentials_seconds:g} s + probes.timeouts "
-                f"{total:g} s exceed probes.interval {interval:g} s (the mint comes before every session)"
-            )
-    return problems
-
-
-def quota_problems(settings: MonitorSettings) -> list[str]:
-    """The quota arithmetic per endpoint (= per key): refuse a schedule the budgets cannot pay for."""
-    schedules = [
-        EndpointSchedule(
-            endpoint.name,
-            tuple(len(settings.kinds_of(m)) for m in settings.models if settings.endpoint_of(m) is endpoint),
-        )
-        for endpoint in settings.endpoints
-    ]
-    return schedule_problems(
-        schedules,
-        interval=settings.probes.interval,
-        sessions_per_minute=settings.budgets.sessions_per_minute,
-        sessions_per_day=settings.budgets.sessions_per_day,
-    )
-
-
-def describe(settings: MonitorSettings) -> str:
-    """A short human summary of a valid configuration (what `check-config` prints)."""
-    jobs = len(settings.targets())
-    per_minute = jobs * 60.0 / settings.probes.interval
-    lines = [
-        f"  {len(settings.models)} models on {len(settings.endpoints)} endpoint(s), {jobs} probe jobs "
-        f"every {settings.probes.interval:g} s",
-        f"  {per_minute:g} sessions/min of {settings.budgets.sessions_per_minute} budgeted per key, "
-        f"at most {settings.budgets.max_concurrent_sessions} at once per endpoint",
-        f"  store {settings.store.path}, web app on {settings.listen}, vantage {settings.vantage!r}",
-    ]
-    lines += [f"  note: {problem}" for problem in settings.missing_keys()]
-    for i, endpoint in enumerate(settings.endpoints):
-        if (google := endpoint.access.google) is not None:
-            where = f", project {endpoint.access.project!r}" if endpoint.access.project else ""
-            quota = (
-                f", quota project {endpoint.access.quota_project!r}" if endpoint.access.quota_project else ""
-            )
-            lines.append(
-                f"  endpoints[{i}] {endpoint.name!r}: Google credentials from {google.source}{where}{quota}"
-            )
-    return "\n".join(lines)
 
 
 def load_settings(path: str | None, *, demo: bool = False) -> MonitorSettings:
@@ -448,19 +435,30 @@ def load_settings(path: str | None, *, demo: bool = False) -> MonitorSettings:
     shipped `config/monitor.yaml`), so `live-monitor run --demo` works from anywhere.
     """
     config_path, named = resolve_config_path(path)
-    if config_path.is_file():
+    if config_path.exists():
         data = read_yaml(config_path)
         base_dir = config_path.parent
     elif demo and not named:
         from monitor.config.demo import DEMO_CONFIG_YAML  # noqa: PLC0415 - only demo runs need it
 
-        data = yaml.safe_load(DEMO_CONFIG_YAML)
+        data = load_yaml_text(DEMO_CONFIG_YAML)
         base_dir = Path.cwd()
     else:
         raise ConfigError([f"{config_path}: file not found"])
-    env = EnvSettingsSource(MonitorSettings)()
-    merged = deep_merge(relative_to(data, base_dir), env)
+    env = read_environment(os.environ, MonitorSettings)
+    if env.problems:
+        raise ConfigError(env.problems)
+    merged = deep_merge(relative_to(data, base_dir), env.values)
     try:
-        return MonitorSettings.model_validate(merged)
+        # Validated as plain data: the environment was read above, with its variables remembered.
+        settings = MonitorSettings.model_validate(merged)
     except ValidationError as error:
-        raise ConfigError(problems_of(error)) from None
+        problems = problems_of(
+            error,
+            MonitorSettings,
+            variable_of=env.variable_of,
+            hint=lambda variable: env_hint(env.path_of(variable), MonitorSettings),
+        )
+        raise ConfigError(problems) from None
+    settings._variables = dict(env.origins)
+    return settings

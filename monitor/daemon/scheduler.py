@@ -7,7 +7,9 @@ the session quota per key (`reason="quota"`), then a cap on concurrent sessions 
 own task with a hard deadline, so one hanging or crashing probe never delays another job.
 
 Each result is committed to the store first, then counted in the metrics, then logged: a counter never runs
-ahead of the records. The scheduler is also the daemon's health check (`/healthz`).
+ahead of the records. A result whose commit fails waits in the store's backlog (`monitor.store.backlog`) and
+is committed, counted and logged with the next commit that succeeds. The scheduler is also the daemon's
+health check (`/healthz`), which includes why the store refuses writes while it does.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from monitor.daemon.metrics import ProbeMetrics, SkipReason
 from monitor.log import get_logger, log_result
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.record import ProbeResult
+from monitor.probe.runner import longest_run
 from monitor.probe.target import ProbeTarget
+from monitor.store.backlog import Backlog, StoreWriteError
 from monitor.store.records import Store
 
 __all__ = ["ProbeFn", "ProbeJob", "ProbeScheduler", "SessionBudgets", "spread_offsets"]
@@ -93,6 +97,7 @@ class ProbeScheduler:
         self.interval = interval
         self._probe = probe
         self._store = store
+        self.backlog = Backlog(store)
         self._metrics = metrics
         self._clock = clock
         self._start_delay = start_delay
@@ -211,7 +216,8 @@ class ProbeScheduler:
                 inflight.inc()
                 started = datetime.now(UTC)
                 try:
-                    deadline = job.target.budgets.total + self._hang_slack
+                    # The probe bounds itself (longest_run); past that plus slack it is our bug, hung.
+                    deadline = longest_run(job.target, job.kind) + self._hang_slack
                     return await asyncio.wait_for(self._probe(job.target, job.kind, run_id), deadline)
                 except TimeoutError:
                     return _prober_error(job, run_id, started, "probe overran its phase budgets (hung)")
@@ -225,12 +231,19 @@ class ProbeScheduler:
 
     async def _record(self, result: ProbeResult) -> None:
         try:
-            await self._store.append_async(result)
-        except Exception as error:  # noqa: BLE001 - a failed commit must not be counted, nor kill the daemon
+            committed = await self.backlog.commit(result)
+        except StoreWriteError as error:
+            # Not counted yet: it is counted when the backlog commits it, so /metrics never runs ahead.
+            self._log.error(
+                "store_failed", run_id=result.run_id, error=str(error), pending=self.backlog.pending
+            )
+            return
+        except Exception as error:  # noqa: BLE001 - a record that cannot be written must not kill the daemon
             self._log.error("store_failed", run_id=result.run_id, error=f"{type(error).__name__}: {error}")
             return
-        self._metrics.observe(result)
-        log_result(self._log, result)
+        for stored in committed:
+            self._metrics.observe(stored)
+            log_result(self._log, stored)
 
     def _skip(self, job: ProbeJob, reason: SkipReason) -> None:
         self._metrics.count_skipped(reason)
@@ -255,16 +268,23 @@ class ProbeScheduler:
             for job in self.jobs
             if now - self._completed.get(job.id, self._started_at) > limit
         }
-        healthy = loop_lag < _LOOP_STALL_SECONDS and not stale
-        return HealthStatus(
-            healthy=healthy,
-            detail={
-                "jobs": len(self.jobs),
-                "running": len(self._running),
-                "loop_heartbeat_age_seconds": round(loop_lag, 3),
-                "stale_jobs": stale,
-            },
-        )
+        failure = self.backlog.failure
+        healthy = loop_lag < _LOOP_STALL_SECONDS and not stale and failure is None
+        detail: dict[str, object] = {
+            "jobs": len(self.jobs),
+            "running": len(self._running),
+            "loop_heartbeat_age_seconds": round(loop_lag, 3),
+            "stale_jobs": stale,
+        }
+        if failure is not None:
+            detail["store"] = {
+                "writable": False,
+                "error": failure.cause,
+                "since": failure.since.isoformat(),
+                "pending_records": failure.pending,
+                "dropped_records": failure.dropped,
+            }
+        return HealthStatus(healthy=healthy, detail=detail)
 
 
 def _prober_error(job: ProbeJob, run_id: str, started: datetime, detail: str) -> ProbeResult:

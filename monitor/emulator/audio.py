@@ -25,7 +25,7 @@ OUTPUT_RATE = 24_000
 OUTPUT_MIME_TYPE = "audio/pcm;rate=24000"
 REPLY_TRANSCRIPT = "Sure. The line is clear."
 _BYTES_PER_MS = OUTPUT_RATE * 2 // 1000  # 48 bytes of s16le mono per millisecond
-_CHUNK_MS = (40, 240)  # chunk sizes seen on the real service (reference 3.2)
+_CHUNK_MS = (40, 240)  # chunk sizes seen on the real service (40 ms and 160-240 ms are quoted in reports)
 
 
 @cache

@@ -39,6 +39,7 @@ class Strike:
 
 
 StrikeFn = Callable[[Fault, Strike], Awaitable[bool]]
+_IDLE = frozenset({Location.BEFORE_SETUP_COMPLETE, Location.AFTER_SETUP_COMPLETE})
 
 
 def draw_faults(
@@ -90,7 +91,9 @@ async def _wait(fault: Fault, context: Strike) -> None:
     low, high = fault.delay_ms
     if high > 0 and context.latency_scale > 0:
         await asyncio.sleep(context.rng.uniform(low, high) * context.latency_scale / 1000)
-    if fault.handle_before:
+    if fault.handle_before and fault.location in _IDLE:
+        # While the model generates the service is not resumable: the session issued this fault's handle
+        # right after setupComplete instead (see session.py).
         await context.issue_handle()
 
 

@@ -1,4 +1,5 @@
-"""The URL paths the emulator serves and the credential a connection carries (live-api-protocol.md section 1).
+"""The URL paths the emulator serves and the credential a connection carries (the Live API reference and
+google-genai's live.py).
 
 Gemini API: `/ws/google.ai.generativelanguage.{v1alpha|v1beta|v1}.GenerativeService.BidiGenerateContent`
 (and `...BidiGenerateContentConstrained` on v1alpha, for ephemeral tokens); Vertex AI:

@@ -1,4 +1,4 @@
-"""The close reasons the real service sends (live-api-protocol.md section 5.2), by name, and their truncation.
+"""The close reasons the real service sends (as quoted in public issue reports), by name; their truncation.
 
 Scenarios name a reason (`reason: internal`) instead of copying text, so every scenario speaks the service's
 exact words. A reason that is not a catalogue name is used verbatim.
@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "CLOSE_REASON_MAX_BYTES",
     "REASONS",
+    "invalid_value",
     "model_not_found",
     "publisher_model_not_found",
     "resolve_reason",
@@ -104,3 +105,9 @@ def unknown_field(name: str, path: str) -> str:
     """The proto3-JSON parser's wording; `path` uses the proto (snake_case) names, empty at the root."""
     where = f" at '{path}'" if path else ""
     return f'Invalid JSON payload received. Unknown name "{name}"{where}: Cannot find field.'
+
+
+def invalid_value(path: str, type_name: str, detail: str) -> str:
+    """A value the parser cannot read into its field's type, e.g. bad base64 or an unknown enum name
+    (the wording of Google's JSON parser on the REST API: `Invalid value at '...' (TYPE_BYTES), ...`)."""
+    return f"Invalid value at '{path}' ({type_name}), {detail}"

@@ -1,8 +1,8 @@
 """Session resumption handles: issued per logical session, accepted for 2 hours after it last ended.
 
-Facts (live-api-protocol.md section 4): a handle is valid 2 h after the last session terminates;
-resuming while an earlier socket of the same session is open is rejected with 1011. What an unknown or
-expired handle gets is not reported anywhere (open question Q5): the emulator answers 1008 "Requested
+Facts (the Live API session-management guide; aicc2025/sip-to-ai#14): a handle is valid 2 h after the
+last session terminates; resuming while an earlier socket of the same session is open is rejected with 1011.
+What an unknown or expired handle gets is not reported anywhere: the emulator answers 1008 "Requested
 entity was not found.", the service's NOT_FOUND wording, and documents it as an inference.
 """
 

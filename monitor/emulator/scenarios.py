@@ -31,6 +31,7 @@ from pydantic import (
 from monitor.emulator.models import MODELS
 from monitor.emulator.reasons import REASONS
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
+from monitor.problems import problem_lines
 
 __all__ = [
     "CapabilityOverride",
@@ -236,6 +237,10 @@ class CapabilityOverride(_Strict):
     function_calling: bool | None = None
     text_modality: bool | None = None
     voice_activity: bool | None = None
+    thinking_config: bool | None = None
+    proactive_audio_always: bool | None = None
+    affective_dialog: bool | None = None
+    default_function_behavior: Literal["BLOCKING", "NON_BLOCKING"] | None = None
 
 
 class Expectation(_Strict):
@@ -323,9 +328,8 @@ def _resolve(name_or_path: str) -> Path:
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        location = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {location.lstrip('.') or '(top level)'}: {message}")
-    return "\n".join(lines)
+    # Worded as check-config words configuration problems (monitor.problems): one vocabulary for both files.
+    return "\n".join(
+        f"{path}: {problem.path or '(top level)'}: {problem.rule}"
+        for problem in problem_lines(error, Scenario)
+    )

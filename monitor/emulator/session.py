@@ -1,24 +1,25 @@
-"""One emulated connection after the upgrade: the reader loop, setup checks and turn assembly.
+"""One emulated connection after the upgrade: the reader loop and the setup checks.
 
 The reader keeps reading (and answering pings, late when a slow_pong fault says so) while the conversation
 task answers: a hang therefore still notices the client leaving. Setup is checked in the service's order:
-credentials, model, response modality, resumption handle; each refusal is the service's close (section 5.2).
+credentials, model, response modality, the model's payload rules, resumption handle; each refusal is the
+service's close. After setup the dialogue (`dialogue.py`) handles input while the model answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
+import logging
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from monitor.emulator.access import admit
-from monitor.emulator.conversation import Reply, Turn, respond
+from monitor.emulator.conversation import Reply, ToolCalls
+from monitor.emulator.dialogue import Dialogue, SessionEndedError
 from monitor.emulator.faults import ConnectionFaults, Strike, draw_faults, send_goaway
-from monitor.emulator.models import ModelCapabilities, lookup_model
+from monitor.emulator.models import ModelCapabilities, lookup_model, setup_refusal
 from monitor.emulator.paths import Api, Credential, Endpoint
 from monitor.emulator.reasons import (
     REASONS,
@@ -28,17 +29,19 @@ from monitor.emulator.reasons import (
 )
 from monitor.emulator.resumption import Rejection
 from monitor.emulator.scenarios import FaultKind, Location
-from monitor.emulator.schema import ClientMessageError, normalise
+from monitor.emulator.schema import GEMINI_PACKAGE, VERTEX_PACKAGE, ClientMessageError, normalise
 from monitor.emulator.state import EmulatorState
 from monitor.emulator.wire import ServerWire
 
 __all__ = ["Session"]
 
-_AAD_END_OF_SPEECH = 0.8  # seconds without audio that end an utterance under automatic activity detection
-
-
-class _SessionEndedError(Exception):
-    """The session is over (closed, dropped or refused); unwinds the conversation task."""
+# Faults that strike while the model generates: a `handle_before` for them is issued at the last moment the
+# session was resumable (right after setupComplete), never mid-generation, where the service says
+# `resumable: false`.
+_GENERATING = frozenset({Location.AFTER_RESUMPTION_UPDATE, Location.MID_STREAM, Location.AFTER_TOOL_RESPONSE})
+_SessionEndedError = SessionEndedError
+_INBOX_LIMIT = 256
+_log = logging.getLogger("monitor.emulator")
 
 
 class Session:
@@ -49,7 +52,8 @@ class Session:
         self.wire = wire
         self.endpoint = endpoint
         self.credential = credential
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # Bounded: a client that sends faster than the emulator reads is held back by TCP, not by memory.
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=_INBOX_LIMIT)
         self.faults = ConnectionFaults()
         self.tasks: set[asyncio.Task[None]] = set()
         self.session_key: str | None = None
@@ -69,17 +73,21 @@ class Session:
                 self.state.handles.end(self.session_key)
 
     async def _read(self, ws: web.WebSocketResponse) -> None:
+        package = VERTEX_PACKAGE if self.endpoint.api is Api.VERTEX else GEMINI_PACKAGE
         async for message in ws:
             if message.type is WSMsgType.PING:
                 slow = self.faults.has(FaultKind.SLOW_PONG)
                 self._background(self.wire.pong(message.data, slow.pong_delay_ms / 1000 if slow else 0.0))
             elif message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 try:
-                    self.inbox.put_nowait(normalise(json.loads(message.data)))
-                except (json.JSONDecodeError, UnicodeDecodeError):
+                    await self.inbox.put(normalise(json.loads(message.data), package=package))
+                except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                     await self.wire.close(1007, "Invalid JSON payload received. Unexpected token.")
                 except ClientMessageError as error:
                     await self.wire.close(1007, error.reason)
+                except Exception:  # noqa: BLE001 - an emulator bug reading a frame becomes a close, not a hang
+                    _log.exception("emulator failed to read a client frame")
+                    await self.wire.close(1011, REASONS["internal"])
             if self.wire.ended.is_set():
                 break
 
@@ -103,6 +111,10 @@ class Session:
             await self._turns(caps)
         except _SessionEndedError:
             return
+        except Exception:  # noqa: BLE001 - the one boundary where an emulator bug becomes a close
+            # An emulator bug must not leave the client hanging: it gets the service's generic 1011.
+            _log.exception("emulator session failed")
+            await self.wire.close(1011, REASONS["internal"])
 
     async def _refuse(self, code: int, reason: str) -> _SessionEndedError:
         await self.wire.close(code, reason)
@@ -124,6 +136,8 @@ class Session:
         modalities = (setup.get("generationConfig") or {}).get("responseModalities") or ["AUDIO"]
         if "TEXT" in modalities and not caps.text_modality:
             raise await self._refuse(1007, text_modality_unsupported(bare))
+        if (refusal := setup_refusal(setup, caps, bare)) is not None:
+            raise await self._refuse(1007, refusal)
         handle = str((setup.get("sessionResumption") or {}).get("handle") or "")
         if handle:
             resumed = self.state.handles.resume(handle, bare)
@@ -153,6 +167,8 @@ class Session:
         if self.endpoint.api is Api.VERTEX:
             complete["sessionId"] = self.session_key
         await self.wire.send({"setupComplete": complete})
+        if any(f.handle_before and f.location in _GENERATING for f in self.faults.faults):
+            await self._issue_handle()
         if await self.faults.strike(Location.AFTER_SETUP_COMPLETE, strike):
             raise _SessionEndedError()
         return caps
@@ -166,116 +182,27 @@ class Session:
             await self.wire.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
 
     async def _turns(self, caps: ModelCapabilities) -> None:
-        detection = (self.setup.get("realtimeInputConfig") or {}).get("automaticActivityDetection") or {}
-        utterance = _Utterance(manual=bool(detection.get("disabled")))
-        history_allowed = bool((self.setup.get("historyConfig") or {}).get("initialHistoryInClientContent"))
-        texts: list[str] = []
-        answered = False
-        while True:
-            try:
-                message = await asyncio.wait_for(
-                    self.inbox.get(), _AAD_END_OF_SPEECH if utterance.awaiting_speech_end else None
-                )
-            except TimeoutError:
-                message = {"realtimeInput": {"audioStreamEnd": True}}
-            turn: Turn | None = None
-            if "setup" in message:
-                raise await self._refuse(1007, REASONS["invalid_argument"])
-            if "toolResponse" in message:
-                raise await self._refuse(1008, REASONS["entity_not_found"])
-            if content := message.get("clientContent"):
-                if not caps.client_content and not (history_allowed and not answered):
-                    raise await self._refuse(1007, REASONS["invalid_argument"])
-                texts.extend(_texts(content))
-                if content.get("turnComplete") and not (history_allowed and not caps.client_content):
-                    turn, texts = Turn("text", " ".join(texts)), []
-            elif realtime := message.get("realtimeInput"):
-                if "mediaChunks" in realtime:
-                    raise await self._refuse(1007, REASONS["media_chunks_deprecated"])
-                turn, activity = utterance.take(realtime)
-                if activity and caps.voice_activity:
-                    await self.wire.send({"voiceActivity": {"type": activity}})
-            if turn is not None:
-                answered = True
-                if await respond(self._reply(caps), turn):
-                    raise _SessionEndedError()
+        def reply(interruption: asyncio.Event, tool_calls: ToolCalls) -> Reply:
+            return Reply(
+                wire=self.wire,
+                caps=caps,
+                api=self.endpoint.api,
+                setup=self.setup,
+                faults=self.faults,
+                strike=self._strike_context(),
+                rng=self.state.rng,
+                latency_scale=self.state.latency_scale,
+                issue_handle=self._issue_handle,
+                tool_calls=tool_calls,
+                interruption=interruption,
+            )
 
-    def _reply(self, caps: ModelCapabilities) -> Reply:
-        return Reply(
+        dialogue = Dialogue(
             wire=self.wire,
             caps=caps,
-            api=self.endpoint.api,
             setup=self.setup,
-            faults=self.faults,
-            strike=self._strike_context(),
-            rng=self.state.rng,
-            latency_scale=self.state.latency_scale,
-            issue_handle=self._issue_handle,
-            await_tool_response=self._await_tool_response,
+            inbox=self.inbox,
+            make_reply=reply,
+            vertex=self.endpoint.api is Api.VERTEX,
         )
-
-    async def _await_tool_response(self) -> dict[str, Any] | None:
-        """The next toolResponse; other input meanwhile is consumed without effect."""
-        while True:
-            message = await self.inbox.get()
-            if "toolResponse" in message:
-                return dict(message["toolResponse"])
-            if "setup" in message:
-                await self.wire.close(1007, REASONS["invalid_argument"])
-                return None
-
-
-class _Utterance:
-    """Realtime input gathered into a turn: between activityStart and activityEnd (manual activity), or
-    until audioStreamEnd or trailing silence (automatic detection). Text outside an activity is a turn."""
-
-    def __init__(self, *, manual: bool) -> None:
-        self.manual = manual
-        self.in_activity = False
-        self.audio_bytes = 0
-        self.texts: list[str] = []
-
-    @property
-    def awaiting_speech_end(self) -> bool:
-        return not self.manual and self.audio_bytes > 0
-
-    def take(self, realtime: dict[str, Any]) -> tuple[Turn | None, str | None]:
-        """The turn this input completes (if any) and the voiceActivity it causes (if any)."""
-        activity: str | None = None
-        if "activityStart" in realtime and self.manual:
-            self.in_activity, self.audio_bytes, self.texts = True, 0, []
-        if "text" in realtime:
-            if not (self.manual and self.in_activity):
-                return Turn("text", str(realtime["text"])), None
-            self.texts.append(str(realtime["text"]))
-        if (audio := realtime.get("audio")) and (self.in_activity or not self.manual):
-            if self.audio_bytes == 0:
-                activity = "ACTIVITY_START"
-            self.audio_bytes += _decoded_length(audio.get("data"))
-        ends = ("activityEnd" in realtime and self.manual and self.in_activity) or (
-            realtime.get("audioStreamEnd") and self.awaiting_speech_end
-        )
-        if not ends:
-            return None, activity
-        text = " ".join(self.texts)
-        kind = "audio" if self.audio_bytes else "text"
-        turn = Turn(kind, text, self.audio_bytes) if self.audio_bytes or text else None
-        activity = "ACTIVITY_END" if self.audio_bytes else activity
-        self.in_activity, self.audio_bytes, self.texts = False, 0, []
-        return turn, activity
-
-
-def _texts(content: dict[str, Any]) -> list[str]:
-    return [
-        str(part["text"])
-        for turn in content.get("turns") or []
-        for part in turn.get("parts") or []
-        if part.get("text")
-    ]
-
-
-def _decoded_length(data: Any) -> int:
-    try:
-        return len(base64.b64decode(str(data or ""), validate=False))
-    except (binascii.Error, ValueError):
-        return 0
+        await dialogue.run()

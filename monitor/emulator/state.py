@@ -60,3 +60,11 @@ class EmulatorState:
 
     def elapsed(self) -> float:
         return self.clock.monotonic() - self.started
+
+    def switch_scenario(self, scenario: Scenario, *, onset: float | None = None) -> None:
+        """Serve `scenario` from now on (a session already open sees it from its next step): for chaos runs
+        that change the fault every few seconds. Call it on the emulator's event loop."""
+        self.scenario = scenario
+        self.models = apply_overrides(scenario)
+        if onset is not None:
+            self.onset = onset

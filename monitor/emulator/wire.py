@@ -24,32 +24,39 @@ class ServerWire:
         self._binary = binary
         self._lock = asyncio.Lock()
         self.ended = asyncio.Event()  # set once the connection is over, whoever ended it
+        self.hanging = False  # a hang fault struck: nothing more is sent (pongs aside)
         self.sent: list[str] = []  # top-level keys of every message sent, for logs and tests
 
     @property
     def open(self) -> bool:
-        return not self.ended.is_set() and not self._ws.closed
+        return not self.ended.is_set() and not self._ws.closed and not self.hanging
 
     async def send(self, message: dict[str, Any]) -> None:
-        """One server message as one frame, indented like the service's (reference section 3)."""
+        """One server message as one frame, indented as the service's frames are."""
         if not self.open:
             return
         text = json.dumps(message, indent=2) + "\n"
         async with self._lock:
             self.sent.extend(message)
-            if self._binary:
-                await self._ws.send_bytes(text.encode("utf-8"))
-            else:
-                await self._ws.send_str(text)
+            try:
+                if self._binary:
+                    await self._ws.send_bytes(text.encode("utf-8"))
+                else:
+                    await self._ws.send_str(text)
+            except ConnectionError:
+                self.ended.set()  # the client went away mid-send: the connection is over, nothing to answer
 
     async def send_raw(self, payload: bytes) -> None:
         """Bytes as they are, e.g. a malformed frame."""
         if self.open:
             async with self._lock:
-                await self._ws.send_bytes(payload)
+                try:
+                    await self._ws.send_bytes(payload)
+                except ConnectionError:
+                    self.ended.set()
 
     async def close(self, code: int, reason: str) -> None:
-        if not self.open:
+        if self.ended.is_set() or self._ws.closed:
             return
         self.ended.set()
         await self._ws.close(code=code, message=truncate_reason(reason).encode("utf-8"))
@@ -63,9 +70,10 @@ class ServerWire:
     async def pong(self, payload: bytes, delay: float) -> None:
         if delay > 0:
             await asyncio.sleep(delay)
-        if self.open:
+        if not self.ended.is_set() and not self._ws.closed:
             await self._ws.pong(payload)
 
     async def hang(self) -> None:
-        """Send nothing more, ever; return only when the connection ends."""
+        """Send nothing more, ever (input is still read, pings answered); return when the connection ends."""
+        self.hanging = True
         await self.ended.wait()

@@ -7,12 +7,19 @@ on any failure; the trace is still complete up to that point, and `probe/runner.
 Phase budgets: connect, setup (setup sent to setupComplete), first_response (turn sent to the first model
 content; again from a toolResponse to the content that follows it), turn (turn sent to turnComplete). A goAway
 clips every later deadline to its `timeLeft` (minus a margin): we close first and say so (client, goaway).
+
+Every await has a deadline, whatever the server does: the upgrade (connect budget), the setup send and its
+answer (setup budget), the turn's sends, its answers and our tool responses (turn budget), and each close
+(`Limits.close_seconds`, after which the socket is dropped). What a server sends is bounded too: the message
+log keeps the first and last `messages_kept` entries and counts the rest; audio beyond `audio_bytes` is
+counted (its length and MIME types) but not kept.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,7 +31,7 @@ from monitor.live.errors import ClientClosed, PhaseTimeout, ProtocolError
 from monitor.live.phase import Phase
 from monitor.live.session import Ending, LiveSession
 
-__all__ = ["Budgets", "Endpoint", "Trace", "TurnPlan", "converse"]
+__all__ = ["DROPPED_KIND", "Budgets", "Endpoint", "Limits", "MessageLog", "Trace", "TurnPlan", "converse"]
 
 _GOAWAY_MARGIN_SECONDS = 1.0
 
@@ -40,6 +47,64 @@ class Budgets(Protocol):
     def first_response(self) -> float: ...
     @property
     def turn(self) -> float: ...
+
+
+class Limits(Protocol):
+    """Bounds on what one turn keeps of a server's input (`probe.target.ProbeLimits` satisfies it)."""
+
+    @property
+    def audio_bytes(self) -> int: ...
+    @property
+    def messages_kept(self) -> int: ...
+    @property
+    def frame_bytes(self) -> int: ...
+    @property
+    def json_depth(self) -> int: ...
+    @property
+    def integer_digits(self) -> int: ...
+    @property
+    def close_seconds(self) -> float: ...
+
+
+# The message-log entry standing where entries were dropped; no server key can be recorded under this name
+# (`bounds.kind_name` never starts a kind with "~").
+DROPPED_KIND = "~dropped"
+# Distinct MIME types of audio counted beyond the kept bytes, kept for the checks.
+_DROPPED_MIMES = 4
+
+
+@dataclass(slots=True)
+class MessageLog:
+    """The server message sequence of a turn: the first and the last `keep` entries, and how many between."""
+
+    keep: int = 100
+    head: list[tuple[str, float]] = field(default_factory=list)
+    tail: deque[tuple[str, float]] = field(default_factory=deque)
+    dropped: int = 0
+    dropped_at: float = 0.0  # mark of the first dropped entry
+    last_at: float = 0.0  # mark of the newest entry
+
+    def append(self, kind: str, at: float) -> None:
+        self.last_at = at
+        if len(self.head) < self.keep:
+            self.head.append((kind, at))
+            return
+        if len(self.tail) >= self.keep:
+            oldest = self.tail.popleft()
+            if not self.dropped:
+                self.dropped_at = oldest[1]
+            self.dropped += 1
+        self.tail.append((kind, at))
+
+    def __iter__(self) -> Iterator[tuple[str, float]]:
+        """Every kept entry in order, with one `(DROPPED_KIND, t)` where entries were dropped."""
+        yield from self.head
+        if self.dropped:
+            yield (DROPPED_KIND, self.dropped_at)
+        yield from self.tail
+
+    def __len__(self) -> int:
+        return len(self.head) + len(self.tail) + (1 if self.dropped else 0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,8 +135,14 @@ class Trace:
 
     phase: Phase = Phase.CONNECT
     marks: dict[str, float] = field(default_factory=dict)
-    messages: list[tuple[str, float]] = field(default_factory=list)  # (kind, monotonic mark)
-    audio: list[wire.AudioChunk] = field(default_factory=list)
+    messages: MessageLog = field(default_factory=MessageLog)  # (kind, monotonic mark)
+    audio: list[wire.AudioChunk] = field(default_factory=list)  # kept, up to audio_limit decoded bytes
+    audio_limit: int = 2 * 1024 * 1024
+    audio_kept_bytes: int = 0
+    audio_dropped_bytes: int = 0  # decoded length of the chunks counted but not kept
+    dropped_mimes: set[str] = field(default_factory=set)
+    depth: int = wire.DEFAULT_JSON_DEPTH
+    integer_digits: int = wire.DEFAULT_INTEGER_DIGITS
     transcript: list[str] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     usage: wire.Usage | None = None
@@ -81,8 +152,30 @@ class Trace:
     go_away_deadline: float | None = None
     reconnects: int = 0
 
+    @classmethod
+    def within(cls, limits: Limits) -> Trace:
+        """An empty trace bounded by `limits`."""
+        return cls(
+            messages=MessageLog(keep=limits.messages_kept),
+            audio_limit=limits.audio_bytes,
+            depth=limits.json_depth,
+            integer_digits=limits.integer_digits,
+        )
+
     def mark(self, name: str, at: float) -> None:
         self.marks.setdefault(name, at)
+
+    def add_audio(self, chunks: Sequence[wire.AudioChunk]) -> None:
+        """Keep chunks while under the audio limit; past it count their decoded length and MIME types."""
+        for chunk in chunks:
+            size = len(chunk.data) * 3 // 4  # decoded length of base64 (padding aside), without decoding
+            if self.audio_kept_bytes + size <= self.audio_limit:
+                self.audio.append(chunk)
+                self.audio_kept_bytes += size
+                continue
+            self.audio_dropped_bytes += size
+            if len(self.dropped_mimes) < _DROPPED_MIMES:
+                self.dropped_mimes.add(chunk.mime_type[:100])
 
 
 async def converse(
@@ -91,12 +184,15 @@ async def converse(
     plan: TurnPlan,
     *,
     budgets: Budgets,
+    limits: Limits,
     clock: Clock,
     trace: Trace,
     handle: str = "",
 ) -> None:
     """Run one turn on a new session (resumed with `handle` if given); raises LiveError on failure."""
-    session = await _open(http, endpoint, budgets=budgets, clock=clock, trace=trace, handle=handle)
+    session = await _open(
+        http, endpoint, budgets=budgets, limits=limits, clock=clock, trace=trace, handle=handle
+    )
     closed = False
     try:
         if trace.go_away_deadline is not None:
@@ -104,11 +200,17 @@ async def converse(
             await session.close(1000, "goAway", goaway=True)
             closed = True
             if session.ending is not None:
-                trace.messages.append(("reconnect", session.ending.at))
+                trace.messages.append("reconnect", session.ending.at)
             trace.go_away_deadline = None
             trace.reconnects += 1
             session = await _open(
-                http, endpoint, budgets=budgets, clock=clock, trace=trace, handle=trace.handle or handle
+                http,
+                endpoint,
+                budgets=budgets,
+                limits=limits,
+                clock=clock,
+                trace=trace,
+                handle=trace.handle or handle,
             )
             closed = False
         await _turn(session, plan, budgets, clock, trace)
@@ -121,7 +223,7 @@ async def _close(session: LiveSession, trace: Trace) -> None:
     await session.close()
     trace.ending = session.ending
     if session.ending is not None:
-        trace.messages.append(("close", session.ending.at))
+        trace.messages.append("close", session.ending.at)
 
 
 async def _open(
@@ -129,6 +231,7 @@ async def _open(
     endpoint: Endpoint,
     *,
     budgets: Budgets,
+    limits: Limits,
     clock: Clock,
     trace: Trace,
     handle: str,
@@ -140,21 +243,28 @@ async def _open(
             session = await LiveSession.open(
                 http, endpoint.url, auth=endpoint.auth, key=endpoint.key, clock=clock,
                 heartbeat=endpoint.heartbeat, extra_headers=endpoint.headers,
+                frame_bytes=limits.frame_bytes, close_seconds=limits.close_seconds,
             )  # fmt: skip
     except TimeoutError:
         raise PhaseTimeout("connect", budgets.connect) from None
     trace.mark("connected", clock.monotonic())
     trace.phase = Phase.SETUP
     try:
-        await session.send(wire.setup_message(endpoint.model, endpoint.setup, handle=handle or None))
+        setup = wire.setup_message(endpoint.model, endpoint.setup, handle=handle or None)
+        # One budget for the send (a server that never reads fills our send buffer) and the answer.
+        deadline = clock.monotonic() + budgets.setup
+        try:
+            async with asyncio.timeout(budgets.setup):
+                await session.send(setup)
+        except TimeoutError:
+            raise PhaseTimeout("setup", budgets.setup) from None
         trace.mark("setup_sent", clock.monotonic())
-        deadline = trace.marks["setup_sent"] + budgets.setup
         while True:
             message = await _next(session, trace, clock, deadline, budget="setup", seconds=budgets.setup)
             if message.content is not None or message.function_calls:
                 raise ProtocolError(f"{message.kinds[0]} before setupComplete")
             if message.setup_complete:
-                trace.mark("setup_complete", trace.messages[-1][1])
+                trace.mark("setup_complete", trace.messages.last_at)
                 break
         while session.ready():  # frames that came with setupComplete (a goAway, say) count before the turn
             await _next(session, trace, clock, None, budget="setup", seconds=budgets.setup)
@@ -164,12 +274,16 @@ async def _open(
     return session
 
 
-async def _turn(session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: Clock, trace: Trace) -> None:
+async def _send_turn(
+    session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: Clock, trace: Trace
+) -> float:
+    """Send the turn's messages (paced); the turn's deadline for its answers."""
     trace.phase = Phase.FIRST_RESPONSE
     start = clock.monotonic()
     trace.mark("turn_start", start)
+    pacing = len(plan.messages) * plan.pace_seconds
     try:
-        async with asyncio.timeout(budgets.turn + len(plan.messages) * plan.pace_seconds):
+        async with asyncio.timeout(budgets.turn + pacing):
             for index, outgoing in enumerate(plan.messages):
                 if plan.pace_seconds and index:
                     await asyncio.sleep(max(0.0, start + index * plan.pace_seconds - clock.monotonic()))
@@ -178,8 +292,13 @@ async def _turn(session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: C
         raise PhaseTimeout("first_response", budgets.turn) from None
     sent = clock.monotonic()
     trace.mark("turn_sent", sent)
-    turn_deadline = sent + budgets.turn
-    phase_start = sent
+    # Normally `sent + turn`; a send held up by a server that does not read cannot add a second budget.
+    return min(sent + budgets.turn, start + budgets.turn + pacing)
+
+
+async def _turn(session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: Clock, trace: Trace) -> None:
+    turn_deadline = await _send_turn(session, plan, budgets, clock, trace)
+    phase_start = trace.marks["turn_sent"]
     while True:
         if trace.phase is Phase.STREAMING:
             deadline, budget = turn_deadline, "turn"
@@ -191,22 +310,26 @@ async def _turn(session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: C
             raise ProtocolError("setupComplete during the turn")
         if message.function_calls:
             trace.phase = Phase.TOOL_CALL
-            trace.mark("tool_call", trace.messages[-1][1])
-            for call in message.function_calls:
-                trace.tool_calls += 1
-                await session.send(wire.tool_response(call.id, call.name, plan.tool_result))
+            trace.mark("tool_call", trace.messages.last_at)
+            try:
+                async with asyncio.timeout(max(0.0, turn_deadline - clock.monotonic())):
+                    for call in message.function_calls:
+                        trace.tool_calls += 1
+                        await session.send(wire.tool_response(call.id, call.name, plan.tool_result))
+            except TimeoutError:
+                raise PhaseTimeout("turn", budgets.turn) from None
             phase_start = clock.monotonic()
             trace.mark("tool_response_sent", phase_start)
         content = message.content
         if content is None:
             continue
-        at = trace.messages[-1][1]
+        at = trace.messages.last_at
         if content.audio or content.text or content.output_transcript or content.turn_complete:
             trace.mark("first_content", at)
             trace.phase = Phase.STREAMING
         if content.audio:
             trace.mark("first_audio", at)
-            trace.audio.extend(content.audio)
+            trace.add_audio(content.audio)
         if content.output_transcript:
             trace.transcript.append(content.output_transcript)
         if content.text:
@@ -230,19 +353,25 @@ async def _next(
     by_goaway = goaway is not None and (deadline is None or goaway <= deadline)
     limit = goaway if by_goaway else deadline
     try:
-        if limit is None:
+        # A frame already queued is taken without arming a timer (the deadline check below still applies
+        # when none is): most frames of a turn arrive in bursts, and a timer per frame is the probe's
+        # largest asyncio cost.
+        if limit is None or (session.ready() and limit > clock.monotonic()):
             at, data = await session.receive()
         else:
-            async with asyncio.timeout(max(0.0, limit - clock.monotonic())):
+            left = limit - clock.monotonic()
+            if left <= 0:  # frames already queued return without a suspension, so no timer could fire
+                raise TimeoutError
+            async with asyncio.timeout(left):
                 at, data = await session.receive()
     except TimeoutError:
         if by_goaway:
             await session.close(1000, "goAway", goaway=True)
             raise ClientClosed(1000, "closed before the goAway deadline", goaway=True) from None
         raise PhaseTimeout(budget, seconds) from None
-    message = wire.parse_server_frame(data)
+    message = wire.parse_server_frame(data, depth=trace.depth, integer_digits=trace.integer_digits)
     for kind in message.kinds:
-        trace.messages.append((kind, at))
+        trace.messages.append(kind, at)
     if message.new_handle:
         trace.handle = message.new_handle
     if message.usage is not None:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import msgspec
+
+from monitor.live import bounds
 from monitor.live.duration import parse_duration
 from monitor.live.errors import ProtocolError
 
@@ -34,6 +37,7 @@ __all__ = [
     "audio_chunk",
     "client_content_text",
     "default_setup_payload",
+    "default_setup_view",
     "model_resource",
     "parse_server_frame",
     "realtime_text",
@@ -50,7 +54,8 @@ _SYSTEM_INSTRUCTION: Final = (
 )
 
 # Incident 000's production payload (minus the model), with `sessionResumption: {}` for a new session:
-# `{"handle": null}` is rejected by gemini-3.1-flash-live-preview (live-api-protocol.md 2.1).
+# `{"handle": null}` was reported rejected by gemini-3.1-flash-live-preview (strands-agents/harness-sdk#1999;
+# docs/protocol.md, "`setup`").
 _DEFAULT_SETUP: Final[Mapping[str, Any]] = {
     "generationConfig": {
         "responseModalities": ["AUDIO"],
@@ -76,7 +81,8 @@ _DEFAULT_SETUP: Final[Mapping[str, Any]] = {
     "outputAudioTranscription": {},
 }
 
-# Top-level server message keys (live-api-protocol.md 3); a frame must carry at least one of them.
+# Top-level server message keys (google-genai's LiveServerMessage; docs/protocol.md, "Server → client
+# messages"); a frame must carry at least one of them.
 _SERVER_KEYS: Final = frozenset(
     {
         "setupComplete",
@@ -99,22 +105,42 @@ _CONTENT_KINDS: Final = (
     "turnComplete",
     "interrupted",
 )
-_SNAKE: Final = re.compile(r"_([a-z0-9])")
+_CONTENT_KIND_NAMES: Final = {kind: f"serverContent.{kind}" for kind in _CONTENT_KINDS}
+# Bounds on a decoded frame (ProbeLimits.json_depth / integer_digits carry the configured values).
+DEFAULT_JSON_DEPTH: Final = 64
+DEFAULT_INTEGER_DIGITS: Final = 18
+_DECODER: Final = msgspec.json.Decoder()
+_MIME_CHARS: Final = 100  # "audio/pcm;rate=24000" is 20; a MIME type this long is not one
 
 
-# Models that reject part of the default payload (live-api-protocol.md 2.1): gemini-3.8-live does not support
-# thinkingConfig. Applied to the default payload only; a user's payload is theirs.
-_UNSUPPORTED_DEFAULTS: Final[tuple[tuple[str, str], ...]] = (("gemini-3.8-live", "thinkingConfig"),)
+# Per-model rules for the default payload only (a user's payload is theirs), from the model pages on
+# ai.google.dev (gemini-3.8-live migration notes): gemini-3.8-live refuses `thinkingConfig`, keeps proactive
+# audio always on (an explicit `proactiveAudio: false` is an error, so the probe sends no `proactivity`), and
+# runs function calls NON_BLOCKING unless a declaration says otherwise. The probe declares its function
+# BLOCKING there, so a tool turn is toolCall -> toolResponse -> spoken answer on every model and its latency
+# compares across the line-up (Pipecat's GeminiLiveLLMService does the same for synchronous tools).
+# gemini-3.1-flash-live-preview does not support async function calls: it gets no `behavior` at all.
+_NO_THINKING_CONFIG: Final = ("gemini-3.8-live",)
+_NON_BLOCKING_BY_DEFAULT: Final = ("gemini-3.8-live",)
 
 
 def default_setup_payload(model: str = "") -> dict[str, Any]:
     """A fresh copy of the default setup payload (inner object of `{"setup": ...}`) for `model`."""
     payload = copy.deepcopy(dict(_DEFAULT_SETUP))
     model_id = model.rsplit("/", 1)[-1]
-    for prefix, field in _UNSUPPORTED_DEFAULTS:
-        if model_id.startswith(prefix):
-            payload["generationConfig"].pop(field, None)
+    if model_id.startswith(_NO_THINKING_CONFIG):
+        payload["generationConfig"].pop("thinkingConfig", None)
+    if model_id.startswith(_NON_BLOCKING_BY_DEFAULT):
+        for tool in payload["tools"]:
+            for declaration in tool.get("functionDeclarations", []):
+                declaration["behavior"] = "BLOCKING"
     return payload
+
+
+@functools.lru_cache(maxsize=256)
+def default_setup_view(model: str = "") -> Mapping[str, Any]:
+    """The default payload for `model`, built once and shared: read it, never change it (copy it for that)."""
+    return default_setup_payload(model)
 
 
 def model_resource(model: str, url: str) -> str:
@@ -134,7 +160,9 @@ def setup_message(
     model: str, payload: Mapping[str, Any] | None = None, *, handle: str | None = None
 ) -> dict[str, Any]:
     """`{"setup": ...}`: the user's payload unchanged except the model (and the handle when resuming)."""
-    body = copy.deepcopy(dict(payload)) if payload is not None else default_setup_payload(model)
+    # A shallow copy: only top-level keys change below, and the message is serialised, never mutated (a deep
+    # copy of the payload per session was the probe's largest cost after the socket).
+    body = dict(payload if payload is not None else default_setup_view(model))
     body.pop("model", None)
     if handle:
         body.pop("session_resumption", None)
@@ -213,41 +241,54 @@ class ServerMessage:
     usage: Usage | None = None
 
 
-def parse_server_frame(data: bytes | str) -> ServerMessage:
-    """Parse one server frame (binary or text); ProtocolError when it is not a valid server message."""
+def parse_server_frame(
+    data: bytes | str, *, depth: int = DEFAULT_JSON_DEPTH, integer_digits: int = DEFAULT_INTEGER_DIGITS
+) -> ServerMessage:
+    """Parse one server frame (binary or text); ProtocolError when it is not a valid server message.
+
+    `depth` and `integer_digits` bound the decoded value (`bounds.normalise`): deeper nesting, longer
+    integers and non-finite numbers are protocol errors naming the limit. Unknown keys are recorded under
+    `bounds.kind_name`, at most `bounds.MAX_UNKNOWN_KINDS` per frame and the rest counted in one entry.
+    """
     try:
-        decoded = json.loads(data)
+        decoded = _decode(data)
+    except RecursionError:
+        # Nesting deeper than the decoder recurses (100k levels): refused before `normalise` sees it.
+        raise ProtocolError(f"frame nested deeper than limits.json_depth {depth}") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"server frame is not JSON: {type(exc).__name__}") from None
+        # e.g. an integer literal past Python's 4300-digit conversion limit: say so, bounded and safe.
+        reason = bounds.safe_text(str(exc), 120)
+        raise ProtocolError(f"server frame is not JSON: {type(exc).__name__}: {reason}") from None
     if not isinstance(decoded, dict):
         raise ProtocolError(f"server frame is JSON {type(decoded).__name__}, not an object")
-    frame = _camel_keys(decoded)
-    known = [key for key in frame if key in _SERVER_KEYS]
-    if not known:
-        raise ProtocolError(f"server frame has no known message: keys {sorted(frame)[:5]}")
+    frame = bounds.normalise(decoded, depth=depth, integer_digits=integer_digits)
     kinds: list[str] = []
+    unknown = 0
+    content: dict[str, Any] | None = None
     for key in frame:
         if key == "serverContent":
-            kinds.extend(_content_kinds(_object(frame, key)))
-        else:
+            content = _object(frame, key)
+            kinds.extend(_content_kinds(content))
+        elif key in _SERVER_KEYS:
             kinds.append(key)
+        else:
+            unknown += 1
+            if unknown <= bounds.MAX_UNKNOWN_KINDS:
+                kinds.append(bounds.kind_name(key))
+    if unknown == len(frame):
+        names = [bounds.kind_name(key) for key in list(frame)[: bounds.MAX_UNKNOWN_KINDS]]
+        raise ProtocolError(f"server frame has no known message: keys {names} of {len(frame)}")
+    if unknown > bounds.MAX_UNKNOWN_KINDS:
+        kinds.append(f"more_keys~{unknown - bounds.MAX_UNKNOWN_KINDS}")
     return ServerMessage(
         kinds=tuple(kinds),
         setup_complete="setupComplete" in frame,
-        content=_content(_object(frame, "serverContent")) if "serverContent" in frame else None,
-        function_calls=_function_calls(frame),
+        content=None if content is None else _content(content),
+        function_calls=_function_calls(frame) if "toolCall" in frame else (),
         go_away_seconds=_go_away(frame),
-        new_handle=_new_handle(frame),
+        new_handle=_new_handle(frame) if "sessionResumptionUpdate" in frame else "",
         usage=_usage(frame),
     )
-
-
-def _camel_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_SNAKE.sub(lambda m: m.group(1).upper(), str(k)): _camel_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_camel_keys(v) for v in value]
-    return value
 
 
 def _object(parent: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -277,8 +318,18 @@ def _string(parent: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def _decode(data: bytes | str) -> Any:
+    """The frame's JSON value: msgspec (about 4x json.loads on a 4 kB audio frame, the probe's hottest call);
+    what msgspec refuses (a lone surrogate, a number past its range) is decoded again by `json`, whose result
+    and errors the limits in `bounds` judge, so hostile input is classified exactly as before."""
+    try:
+        return _DECODER.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data)
+
+
 def _content_kinds(content: Mapping[str, Any]) -> list[str]:
-    kinds = [f"serverContent.{k}" for k in _CONTENT_KINDS if content.get(k)]
+    kinds = [_CONTENT_KIND_NAMES[k] for k in _CONTENT_KINDS if content.get(k)]
     return kinds or ["serverContent"]
 
 
@@ -290,7 +341,12 @@ def _content(content: Mapping[str, Any]) -> ServerContent:
             raise ProtocolError("modelTurn.parts[] entry is not an object")
         if "inlineData" in part:
             blob = _object(part, "inlineData")
-            audio.append(AudioChunk(mime_type=_string(blob, "mimeType"), data=_string(blob, "data")))
+            mime_type = _string(blob, "mimeType")
+            if len(mime_type) > _MIME_CHARS:  # e.g. a 5000-digit sample rate: malformed, not just wrong
+                raise ProtocolError(
+                    f"inlineData.mimeType of {len(mime_type)} characters (at most {_MIME_CHARS})"
+                )
+            audio.append(AudioChunk(mime_type=mime_type, data=_string(blob, "data")))
         text.append(_string(part, "text"))
     return ServerContent(
         audio=tuple(audio),
@@ -344,7 +400,16 @@ def _usage(frame: Mapping[str, Any]) -> Usage | None:
 def _count(value: Any) -> int | None:
     if value is None:
         return None
-    try:
-        return int(value)  # int64 counts may arrive as JSON strings
-    except (TypeError, ValueError):
-        raise ProtocolError(f"token count is not an integer: {value!r}"[:120]) from None
+    # int64 counts may arrive as JSON strings; the walk has bounded JSON integers, a string is bounded here.
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and len(value) <= DEFAULT_INTEGER_DIGITS
+    ):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, float) and value.is_integer() and 0 <= value < 10**DEFAULT_INTEGER_DIGITS:
+        return int(value)
+    raise ProtocolError(f"token count is not a count: {bounds.safe_text(repr(value), 60)}")

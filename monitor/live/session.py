@@ -4,18 +4,24 @@ A reader task owns `ws.receive()`: it reads the monotonic clock the moment a fra
 parsing, and queues `(mark, payload)`; the conversation parses later. How the socket ended is kept as one
 `Ending` so a close we initiated (our deadline, our keepalive) is never mistaken for a server close.
 
-Keepalive (live-api-protocol.md 4, incident row 14): the service answers pings slowly under load (8-30 s),
+Keepalive (google/adk-python issue #3067): the service answers pings slowly under load (8-30 s),
 so a client ping with a short pong deadline kills healthy sessions with a self-inflicted "1011 keepalive
 ping timeout". Probe turns are bounded by our phase budgets, which already detect a dead peer, so no client
 ping is sent by default (`heartbeat=None`). If a heartbeat is configured and its pong goes missing, the
 ending is recorded as client-initiated with `keepalive=True`, never as a server 1011.
+
+Bounds (issue 13): aiohttp refuses a frame over `frame_bytes` while reading it (the ending is a protocol
+error naming the limit, as is any other WebSocket protocol violation); the queue between the reader and the
+conversation holds at most about `frame_bytes` (or 256 frames), after which the reader waits (only a flood
+gets that far ahead, so only a flood's marks are delayed); and our close handshake is cut at `close_seconds`:
+aiohttp's `ws.close()` reads until the server's close frame with a per-read timeout only, so a server that
+keeps sending would hold it for ever. Cancelling it makes aiohttp drop the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 from collections import deque
 from collections.abc import Mapping
@@ -24,21 +30,31 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import msgspec
 
 from monitor.clock import Clock
+from monitor.live.bounds import safe_text
 from monitor.live.errors import (
     ClientClosed,
     ConnectFailed,
     ConnectionLost,
     HandshakeRejected,
     LiveError,
+    ProtocolError,
     ServerClosed,
 )
 
 __all__ = ["Ending", "LiveSession", "authorize", "redact"]
 
-# A close handshake we start should not hold up the probe for long.
+_ENCODER = msgspec.json.Encoder()
+
+# A close handshake we start should not hold up the probe for long (ProbeLimits.close_seconds).
 _CLOSE_WAIT_SECONDS = 2.0
+# aiohttp's own default frame limit (ProbeLimits.frame_bytes).
+_FRAME_BYTES = 4 * 1024 * 1024
+# Frames queued before the reader waits: the conversation parses a queued frame without a suspension, so this
+# also bounds how long a flood of tiny frames can hold the event loop (the other probes) between two yields.
+_QUEUE_FRAMES = 256
 # After a failed send, how long the reader gets to report the close frame that explains it.
 _SEND_FAILURE_GRACE_SECONDS = 0.5
 _KEY_PARAM = re.compile(r"((?:key|access_token)=)[^&\s'\"]*")
@@ -80,8 +96,11 @@ class Ending:
     reason: str
     keepalive: bool = False
     goaway: bool = False
+    protocol: str = ""  # the frame broke the WebSocket protocol or a limit: what was wrong
 
     def error(self) -> LiveError:
+        if self.protocol:
+            return ProtocolError(self.protocol)
         if self.initiator == "server" and self.code is not None:
             return ServerClosed(self.code, self.reason)
         if self.keepalive:
@@ -94,10 +113,22 @@ class Ending:
 class LiveSession:
     """An open WebSocket to the BidiGenerateContent method; create with `open()`."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, clock: Clock) -> None:
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        clock: Clock,
+        *,
+        frame_bytes: int = _FRAME_BYTES,
+        close_seconds: float = _CLOSE_WAIT_SECONDS,
+    ) -> None:
         self._ws = ws
         self._clock = clock
+        self._frame_bytes = frame_bytes
+        self._close_seconds = close_seconds
         self._frames: deque[tuple[float, bytes | str] | Ending] = deque()
+        self._queued = 0  # bytes of frames in `_frames`
+        self._drained = asyncio.Event()  # set whenever the queue is under its bound
+        self._drained.set()
         self._arrived = asyncio.Event()
         self._ending: Ending | None = None
         self._ended = asyncio.Event()
@@ -114,6 +145,8 @@ class LiveSession:
         clock: Clock,
         heartbeat: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        frame_bytes: int = _FRAME_BYTES,
+        close_seconds: float = _CLOSE_WAIT_SECONDS,
     ) -> LiveSession:
         """Upgrade to a WebSocket; ConnectFailed or HandshakeRejected with the key never in the message."""
         request_url, headers = authorize(url, auth, key)
@@ -125,14 +158,15 @@ class LiveSession:
                 heartbeat=heartbeat,
                 autoclose=False,
                 autoping=True,
-                timeout=aiohttp.ClientWSTimeout(ws_close=_CLOSE_WAIT_SECONDS),
+                timeout=aiohttp.ClientWSTimeout(ws_close=close_seconds),
+                max_msg_size=frame_bytes,
             )
         except aiohttp.WSServerHandshakeError as exc:
             # str(exc) holds the request URL, which may carry ?key=: keep only the status.
             raise HandshakeRejected(exc.status, redact(exc.message, key)[:200]) from None
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise ConnectFailed(f"{type(exc).__name__}: {redact(str(exc), key)[:300]}") from None
-        return cls(ws, clock)
+        return cls(ws, clock, frame_bytes=frame_bytes, close_seconds=close_seconds)
 
     @property
     def ending(self) -> Ending | None:
@@ -143,7 +177,9 @@ class LiveSession:
         if self._ending is not None:
             raise self._ending.error()
         try:
-            await self._ws.send_str(json.dumps(message, separators=(",", ":")))
+            # msgspec writes the same compact JSON as json.dumps(separators=(",", ":")), several times faster
+            # on a 4 kB base64 audio chunk (an audio turn sends dozens).
+            await self._ws.send_str(_ENCODER.encode(message).decode())
         except (ConnectionError, aiohttp.ClientError) as exc:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_SEND_FAILURE_GRACE_SECONDS):
@@ -161,6 +197,9 @@ class LiveSession:
         if isinstance(item, Ending):
             raise item.error()  # left in place: every later call sees the same ending
         self._frames.popleft()
+        self._queued -= len(item[1])
+        if self._queued <= self._frame_bytes and len(self._frames) <= _QUEUE_FRAMES:
+            self._drained.set()
         return item
 
     def ready(self) -> bool:
@@ -171,11 +210,18 @@ class LiveSession:
         """Close from our side (recorded as client-initiated unless the socket had already ended)."""
         if self._ending is None:
             self._end(Ending(self._clock.monotonic(), "client", code, reason, goaway=goaway))
+        # Bounded: on the timeout aiohttp's close() is cancelled, and it then drops the connection.
         with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
-            await self._ws.close(code=code, message=reason.encode()[:123])
+            async with asyncio.timeout(self._close_seconds):
+                await self._ws.close(code=code, message=reason.encode()[:123])
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
+
+    def _violation(self, error: aiohttp.WebSocketError) -> str:
+        if error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+            return f"frame larger than limits.frame_bytes {self._frame_bytes}"
+        return f"WebSocket protocol violation ({error.code}): {safe_text(str(error), 120)}"
 
     def _end(self, ending: Ending) -> None:
         if self._ending is None:
@@ -192,12 +238,19 @@ class LiveSession:
             kind = message.type
             if kind is aiohttp.WSMsgType.BINARY or kind is aiohttp.WSMsgType.TEXT:
                 self._frames.append((at, message.data))
+                self._queued += len(message.data)
                 self._arrived.set()
+                if self._queued > self._frame_bytes or len(self._frames) > _QUEUE_FRAMES:
+                    # A flood: wait until the conversation catches up.
+                    self._drained.clear()
+                    await self._drained.wait()
                 continue
             if kind is aiohttp.WSMsgType.CLOSE:
                 self._end(Ending(at, "server", int(message.data), str(message.extra or "")))
             elif kind is aiohttp.WSMsgType.ERROR and isinstance(message.data, aiohttp.ServerTimeoutError):
                 self._end(Ending(at, "client", 1006, "keepalive ping timeout", keepalive=True))
+            elif kind is aiohttp.WSMsgType.ERROR and isinstance(message.data, aiohttp.WebSocketError):
+                self._end(Ending(at, "client", message.data.code, "", protocol=self._violation(message.data)))
             elif kind is aiohttp.WSMsgType.CLOSING:
                 pass  # our own close() is under way and has recorded the ending
             else:

@@ -1,7 +1,8 @@
 """The classification table: from what ended a turn to (outcome, cause). The one place this is decided.
 
 Input is an `Observation` (initiator, close code, reason, HTTP status, exception kind); `classify()` picks the
-outcome from the mechanism and the cause from the tables below (live-api-protocol.md 5.2 and 5.3):
+outcome from the mechanism and the cause from the tables below (close reasons as the Gemini API and Vertex
+AI send them):
 
     mechanism                               outcome              cause
     close frame from the server             server_close         _REASON_RULES, else _CODE_FALLBACK
@@ -118,7 +119,7 @@ _REASON_RULES: Final[tuple[tuple[int | None, re.Pattern[str], Cause], ...]] = tu
     )
 )
 
-# Codes whose meaning survives a reason no rule knows (gRPC status -> close code, reference 5.1).
+# Codes whose meaning survives a reason no rule knows (gRPC status -> close code, as google.rpc codes map).
 _CODE_FALLBACK: Final[dict[int, Cause]] = {
     1007: Cause.INVALID_ARGUMENT,
     1011: Cause.INTERNAL,

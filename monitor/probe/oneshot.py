@@ -22,12 +22,14 @@ from monitor.probe.runner import run_probe
 from monitor.probe.target import AuthKind, ProbeTarget, TextPath
 
 __all__ = [
+    "EMULATOR_URL",
     "GEMINI_V1BETA_URL",
     "TargetError",
     "build_target",
     "endpoint_label",
     "failure_class",
     "format_table",
+    "key_hint",
     "load_setup",
     "run_probes",
 ]
@@ -35,6 +37,12 @@ __all__ = [
 GEMINI_V1BETA_URL: Final = (
     "wss://generativelanguage.googleapis.com/ws/"
     "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+)
+
+
+# What `live-monitor emulator` serves by default (127.0.0.1:8765, the v1beta Gemini API method).
+EMULATOR_URL: Final = (
+    "ws://127.0.0.1:8765/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 )
 
 
@@ -55,6 +63,25 @@ def load_setup(path: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise TargetError(f"--setup {path}: must hold a JSON object (the setup message or its inner object)")
     return payload
+
+
+def _emulator_command(model: str, url: str | None = None) -> str:
+    return f"GEMINI_API_KEY=anything live-monitor probe --model {model} --url {url or EMULATOR_URL}"
+
+
+def key_hint(url: str | None, key: str, model: str) -> str | None:
+    """A warning for a session about to carry no credential (a non-Google --url and no GEMINI_API_KEY).
+
+    The emulator answers such a session as the real service does, with close 1008 (cause `auth`), which is
+    right but looks like a fault of the emulator; the hint names the command that works.
+    """
+    if key or url is None:
+        return None
+    return (
+        "GEMINI_API_KEY is not set, so the session carries no credential and is closed 1008 (auth), by the "
+        "emulator as by the real service; the emulator accepts any non-empty key: "
+        + _emulator_command(model, url)
+    )
 
 
 def endpoint_label(url: str) -> str:
@@ -83,7 +110,8 @@ def build_target(
         raise TargetError("--url: must not carry a query; credentials come from GEMINI_API_KEY and --auth")
     if not key and parts.hostname and parts.hostname.endswith("googleapis.com"):
         raise TargetError(
-            "GEMINI_API_KEY is not set: the real Live API needs an API key (or point --url at an emulator)"
+            "GEMINI_API_KEY is not set: the real Live API needs an API key. The emulator needs one too (any "
+            "non-empty value): " + _emulator_command(model)
         )
     try:
         model_resource(model, url)

@@ -1,8 +1,8 @@
 """The outcome vocabulary of a probe turn: what happened, why, and where.
 
 These enums are a public contract: their values are Prometheus label values, SQLite column values and log
-values at once (DESIGN.md, "Vocabularies"). Never rename a value; add new ones only with the dashboards, rules
-and store in mind.
+values at once (docs/store.md, docs/metrics.md). Never rename a value; add new ones only with the dashboards,
+rules and store in mind.
 
     outcome              what the probe saw
     ├── ok               turn completed with audio or transcript
@@ -72,7 +72,7 @@ FAILURE_PHASES = tuple(p for p in Phase if p is not Phase.NONE)
 
 
 class TimingPhase(StrEnum):
-    """The measured intervals of a turn; the keys of a record's `timings` (DESIGN.md).
+    """The measured intervals of a turn; the keys of a record's `timings` (docs/store.md).
 
     token = the ephemeral-token mint (request sent to token received; `auth: token` endpoints only);
     connect = TCP + TLS + upgrade; setup = setup sent to setupComplete; first_response, first_audio and turn =

@@ -47,7 +47,7 @@ def recovery_plan(target: ProbeTarget) -> TurnPlan:
 
 def wants(target: ProbeTarget, field: str) -> bool:
     """Whether the setup payload sent to this target enables `field` (camelCase; snake_case accepted)."""
-    setup = target.setup if target.setup is not None else wire.default_setup_payload()
+    setup = target.setup if target.setup is not None else wire.default_setup_view()
     snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in field)
     return field in setup or snake in setup
 
@@ -61,7 +61,7 @@ def _text_messages(prompt: str, target: ProbeTarget) -> tuple[Mapping[str, Any],
 
 
 def _manual_activity(target: ProbeTarget) -> bool:
-    setup = target.setup if target.setup is not None else wire.default_setup_payload()
+    setup = target.setup if target.setup is not None else wire.default_setup_view()
     config = setup.get("realtimeInputConfig", setup.get("realtime_input_config")) or {}
     detection = config.get("automaticActivityDetection", config.get("automatic_activity_detection")) or {}
     return bool(detection.get("disabled"))

@@ -1,4 +1,4 @@
-"""ProbeResult: the one value a probe run produces, and its JSON record (DESIGN.md, "Probe record").
+"""ProbeResult: the one value a probe run produces, and its JSON record (fields in docs/store.md).
 
 The record is the contract between the probe, the store, the metrics, the logs and the timeline tool, and
 what `live-monitor probe --json` prints. `to_record()` and `from_record()` are exact inverses.
@@ -92,7 +92,9 @@ class ProbeResult:
     # Seconds per TimingPhase; a phase that was not reached is absent (null in the record).
     timings: Mapping[TimingPhase, float] = field(default_factory=dict)
     # The server message sequence: (message kind, seconds since the turn was sent; negative before it).
+    # Bounded (ProbeLimits.messages_kept): one ("~dropped", t) stands where entries were dropped.
     messages: Sequence[tuple[str, float]] = ()
+    messages_dropped: int = 0  # entries left out of `messages`; in the record only when non-zero
     audio_seconds: float = 0.0
     prompt_tokens: int | None = None
     response_tokens: int | None = None
@@ -105,7 +107,7 @@ class ProbeResult:
         return self.outcome is Outcome.OK
 
     def to_record(self) -> dict[str, Any]:
-        """The DESIGN.md JSON record."""
+        """The JSON record (docs/store.md)."""
         record: dict[str, Any] = {
             "run_id": self.run_id,
             "started_at": format_utc(self.started_at),
@@ -125,13 +127,15 @@ class ProbeResult:
             "tokens": {"prompt": self.prompt_tokens, "response": self.response_tokens},
             "recovery": self.recovery.to_record() if self.recovery else None,
         }
+        if self.messages_dropped:
+            record["messages_dropped"] = self.messages_dropped
         if self.detail:
             record["detail"] = self.detail
         return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ProbeResult:
-        """Parse a DESIGN.md record; raises KeyError/ValueError/TypeError naming what is wrong."""
+        """Parse a JSON record; raises KeyError/ValueError/TypeError naming what is wrong."""
         timings = record.get("timings") or {}
         tokens = record.get("tokens") or {}
         recovery = record.get("recovery")
@@ -151,6 +155,7 @@ class ProbeResult:
             close_initiator=str(record.get("close_initiator") or ""),
             timings={TimingPhase(k): float(v) for k, v in timings.items() if v is not None},
             messages=tuple((str(kind), float(seconds)) for kind, seconds in record.get("messages") or ()),
+            messages_dropped=int(record.get("messages_dropped") or 0),
             audio_seconds=float(record.get("audio_seconds") or 0.0),
             prompt_tokens=_optional_int(tokens.get("prompt")),
             response_tokens=_optional_int(tokens.get("response")),

@@ -33,5 +33,14 @@ async def run_recovery(
 ) -> bool:
     """Run the recovery turn; True when it completed with audio or a transcript."""
     plan = recovery_plan(target)
-    await converse(http, endpoint, plan, budgets=target.budgets, clock=clock, trace=trace, handle=handle)
+    await converse(
+        http,
+        endpoint,
+        plan,
+        budgets=target.budgets,
+        limits=target.limits,
+        clock=clock,
+        trace=trace,
+        handle=handle,
+    )
     return bool(trace.audio or "".join(trace.transcript).strip() or "".join(trace.text).strip())

@@ -8,11 +8,17 @@ one recovery turn runs (`recovery.py`); it is recorded beside the failure and ne
 The session's credential comes first (`credentials.py`: the API key, a refreshed OAuth token, or a token
 minted for this session); when none can be had the record is `credentials_error` in phase `credentials` or
 `token`, and no Live session is attempted. Every credential value is redacted from details and logs.
+
+Whatever a server sent, the record is safe to store and show: the detail is cut and has control characters and
+lone surrogates escaped (`bounds.safe_text`), message kinds were bounded where they were parsed, and a record
+whose JSON exceeds `ProbeLimits.record_bytes` has its message list cut further (the count goes to
+`messages_dropped`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import traceback
 import uuid
@@ -21,13 +27,15 @@ from dataclasses import replace
 from datetime import datetime
 
 import aiohttp
+import msgspec
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.live import messages as wire
-from monitor.live.conversation import Endpoint, Trace, converse
+from monitor.live.bounds import safe_text
+from monitor.live.conversation import DROPPED_KIND, Endpoint, Trace, converse
 from monitor.live.session import redact
 from monitor.probe import plans
-from monitor.probe.audio import check_audio
+from monitor.probe.audio import AudioCheck, check_audio
 from monitor.probe.classify import Mechanism, Observation, classify, observe
 from monitor.probe.credentials import Credential
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
@@ -35,14 +43,15 @@ from monitor.probe.record import ProbeResult, Recovery, RecoveryOutcome
 from monitor.probe.recovery import recovery_kind, run_recovery
 from monitor.probe.target import ProbeTarget
 
-__all__ = ["endpoint_of", "run_probe"]
+__all__ = ["endpoint_of", "longest_run", "run_probe"]
 
 _log = logging.getLogger(__name__)
+_ENCODER = msgspec.json.Encoder()
 # Mechanisms after which no recovery attempt is made: our bug, and no credential (a recovery session would
 # need the credential that could not be had; the token service's failure is recorded as it is).
 _OWN_FAULTS = frozenset({Mechanism.BUG, Mechanism.CREDENTIALS})
 # Our credentials or our quota: an immediate second session cannot heal a bad key and burns quota (the
-# reconnect storms of reference 6, row 5), so no recovery attempt either.
+# reconnect storms real clients have caused), so no recovery attempt either.
 _NO_RECOVERY_CAUSES = frozenset({Cause.QUOTA, Cause.AUTH})
 _CLOSE_MECHANISMS = frozenset({Mechanism.SERVER_CLOSE, Mechanism.NO_CLOSE_FRAME, Mechanism.KEEPALIVE})
 
@@ -75,6 +84,20 @@ async def _session_endpoint(
     return endpoint_of(target, credential)
 
 
+def longest_run(target: ProbeTarget, kind: ProbeKind) -> float:
+    """The longest one `run_probe` can take, whatever the server does (docs/probe.md, "Timings").
+
+    A session: its credential + connect + setup + turn + the audio pacing + the close limit, and once more
+    credential + connect + setup + close for a goAway reconnect; the recovery attempt is one more text
+    session under the same bounds.
+    """
+    budgets, close = target.budgets, target.limits.close_seconds
+    plan = plans.turn_plan(kind, target)
+    session = 2 * (budgets.credentials + budgets.connect + budgets.setup + close) + budgets.turn
+    pacing = len(plan.messages) * plan.pace_seconds
+    return session + pacing + (session if target.recover else 0.0)
+
+
 async def run_probe(
     target: ProbeTarget,
     kind: ProbeKind,
@@ -87,12 +110,13 @@ async def run_probe(
     run_id = run_id or uuid.uuid4().hex
     started_at = clock.now()
     secrets = [target.api_key.get_secret_value()]
-    trace = Trace()
+    trace = Trace.within(target.limits)
     failed_at: float | None = None
     try:
         endpoint = await _session_endpoint(target, http, clock, trace, secrets)
+        plan = plans.turn_plan(kind, target)
         await converse(
-            http, endpoint, plans.turn_plan(kind, target), budgets=target.budgets, clock=clock, trace=trace
+            http, endpoint, plan, budgets=target.budgets, limits=target.limits, clock=clock, trace=trace
         )
         observation, detail = _check(kind, target, trace)
     except asyncio.CancelledError:
@@ -105,7 +129,7 @@ async def run_probe(
             detail = _redacted(f"{type(error).__name__}: {error}", secrets)
             _log_bug(error, secrets)
     try:
-        result = _result(target, kind, run_id, started_at, trace, observation, detail[:300], failed_at)
+        result = _result(target, kind, run_id, started_at, trace, observation, safe_text(detail), failed_at)
         if (
             observation is not None
             and target.recover
@@ -114,6 +138,7 @@ async def run_probe(
         ):
             recovery = await _recover(http, target, clock, trace.handle, secrets)
             result = replace(result, recovery=recovery)
+        result = _within_record_limit(result, target.limits.record_bytes)
     except asyncio.CancelledError:
         raise
     except Exception as error:  # noqa: BLE001 - a bug in building the record must still yield a record
@@ -121,9 +146,35 @@ async def run_probe(
         return ProbeResult(
             run_id=run_id, started_at=started_at, vantage=target.vantage, endpoint=target.endpoint,
             model=target.model, probe=kind, outcome=Outcome.PROBER_ERROR, phase=trace.phase,
-            detail=_redacted(f"{type(error).__name__}: {error}", secrets)[:300],
+            detail=safe_text(_redacted(f"{type(error).__name__}: {error}", secrets)),
         )  # fmt: skip
     return result
+
+
+def _within_record_limit(result: ProbeResult, limit: int) -> ProbeResult:
+    """`result` with messages cut from the middle of its list until its JSON record fits in `limit` bytes."""
+    while len(result.messages) > 2 and _record_bytes(result, limit) > limit:
+        messages = [entry for entry in result.messages if entry[0] != DROPPED_KIND]
+        keep = max(1, len(messages) // 4)
+        cut = messages[keep:-keep]
+        if not cut:
+            break
+        kept = (*messages[:keep], (DROPPED_KIND, cut[0][1]), *messages[-keep:])
+        result = replace(result, messages=kept, messages_dropped=result.messages_dropped + len(cut))
+    return result
+
+
+def _record_bytes(result: ProbeResult, limit: int) -> int:
+    """The size of the record's JSON as the store writes it (json.dumps), computed only when it could matter.
+
+    msgspec's compact encoding is a lower bound and at most 6x smaller (every character escaped as \\uXXXX
+    at worst), so a record whose compact form is under a sixth of the limit fits without the slow encoding
+    (the common case: a few kB against a limit of hundreds).
+    """
+    compact = len(_ENCODER.encode(result.to_record()))
+    if compact * 6 <= limit:
+        return compact
+    return len(json.dumps(result.to_record()).encode())
 
 
 async def _recover(
@@ -131,7 +182,7 @@ async def _recover(
 ) -> Recovery:
     """The one recovery attempt, measured from its start to its turnComplete (or its failure)."""
     start = clock.monotonic()
-    trace = Trace()
+    trace = Trace.within(target.limits)
     kind = recovery_kind(handle)
     try:
         endpoint = await _session_endpoint(target, http, clock, trace, secrets)
@@ -174,7 +225,7 @@ def _check(kind: ProbeKind, target: ProbeTarget, trace: Trace) -> tuple[Observat
     if not trace.audio and not transcript and not text:
         return Observation(mechanism=Mechanism.EMPTY_TURN), "turnComplete with no audio and no transcript"
     if _wants_audio(target):
-        audio = check_audio(trace.audio)
+        audio = _audio_check(trace)
         if audio.problem:
             return Observation(mechanism=Mechanism.VALIDATION), audio.problem
     if kind is ProbeKind.TEXT and plans.wants(target, "outputAudioTranscription") and not transcript:
@@ -184,8 +235,14 @@ def _check(kind: ProbeKind, target: ProbeTarget, trace: Trace) -> tuple[Observat
     return None, ""
 
 
+def _audio_check(trace: Trace) -> AudioCheck:
+    return check_audio(
+        trace.audio, dropped_bytes=trace.audio_dropped_bytes, dropped_mimes=trace.dropped_mimes
+    )
+
+
 def _wants_audio(target: ProbeTarget) -> bool:
-    setup = target.setup if target.setup is not None else wire.default_setup_payload()
+    setup = target.setup if target.setup is not None else wire.default_setup_view()
     config: Mapping[str, object] = setup.get("generationConfig", setup.get("generation_config")) or {}
     modalities = config.get("responseModalities", config.get("response_modalities")) or ["AUDIO"]
     return isinstance(modalities, list) and "AUDIO" in modalities
@@ -245,11 +302,13 @@ def _result(  # noqa: PLR0917 - private assembly of the record from the run's pa
         cause=cause,
         code=code,
         phase=phase,
-        close_reason=ending.reason if ending is not None and ending.initiator == "server" else "",
+        # The server's exact text (at most 123 bytes), with any control character made visible.
+        close_reason=safe_text(ending.reason) if ending is not None and ending.initiator == "server" else "",
         close_initiator=ending.initiator if ending is not None else "",
         timings=timings,
         messages=tuple((kind_, at - origin) for kind_, at in trace.messages),
-        audio_seconds=check_audio(trace.audio).seconds if trace.audio else 0.0,
+        audio_seconds=_audio_check(trace).seconds if trace.audio or trace.audio_dropped_bytes else 0.0,
+        messages_dropped=trace.messages.dropped,
         prompt_tokens=usage.prompt_tokens if usage else None,
         response_tokens=usage.response_tokens if usage else None,
         detail=detail,

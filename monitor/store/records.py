@@ -20,13 +20,24 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.record import ProbeResult
-from monitor.store.schema import COLUMNS, SCHEMA_VERSION, StoreError, connect, epoch_ms, migrate, record_row
+from monitor.store.lock import StoreLock
+from monitor.store.schema import (
+    COLUMNS,
+    SCHEMA_VERSION,
+    StoreError,
+    check_integrity,
+    connect,
+    epoch_ms,
+    migrate,
+    record_row,
+)
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "TurnKey"]
 
@@ -48,16 +59,21 @@ class TurnKey(NamedTuple):
 class Store:
     """The probe-record store in one SQLite file; thread-safe, one writer connection and one reader."""
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, exclusive: bool = False) -> None:
+        """Open (or create) the store. `exclusive` (the daemon): hold the store's lock file for as long as it
+        is open, so a second daemon on the same file refuses to start, and check its integrity first."""
         self.path = Path(path)
         if not create and not self.path.exists():
             raise StoreError(f"{self.path}: no such store (run the daemon first, or check --db)")
+        self._lock = StoreLock.acquire(self.path) if exclusive else None
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         try:
             self._writer = connect(self.path)
             try:
+                if exclusive:
+                    check_integrity(self._writer, self.path)
                 with self._write_lock:
                     migrate(self._writer, self.path)
                 self._reader = connect(self.path)
@@ -66,7 +82,17 @@ class Store:
                 self._writer.close()
                 raise
         except sqlite3.DatabaseError as exc:
+            self._release()
             raise StoreError(f"{self.path}: not a usable SQLite store: {exc}") from exc
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        self._writer_thread.shutdown(wait=False)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def close(self) -> None:
         """Finish queued appends, then close; the last connection to close checkpoints the WAL."""
@@ -75,6 +101,7 @@ class Store:
             self._writer.close()
         with self._read_lock:
             self._reader.close()
+        self._release()
 
     # -- writing ---------------------------------------------------------------------------------------------
 
@@ -101,9 +128,20 @@ class Store:
                 )
                 self._writer.execute("COMMIT")
             except BaseException:
-                self._writer.execute("ROLLBACK")
+                self._rollback()
                 raise
         return inserted
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself on some errors (SQLITE_FULL, I/O errors): a second ROLLBACK would raise
+        # "cannot rollback - no transaction is active" and hide the real cause, which is what we re-raise.
+        if self._writer.in_transaction:
+            with suppress(sqlite3.Error):
+                self._writer.execute("ROLLBACK")
+
+    async def run_on_writer(self, work: Callable[[], _T]) -> _T:
+        """Run `work` on the store's one writer thread, in order with every queued append."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer_thread, work)
 
     async def append_async(self, result: ProbeResult) -> bool:
         """`append` on the store's writer thread: committed when the await returns; the loop never waits."""
@@ -131,7 +169,7 @@ class Store:
                 ).rowcount
                 self._writer.execute("COMMIT")
             except BaseException:
-                self._writer.execute("ROLLBACK")
+                self._rollback()
                 raise
         return deleted
 
@@ -147,7 +185,12 @@ class Store:
 
     def _read(self, sql: str, parameters: Sequence[object], convert: Callable[[sqlite3.Cursor], _T]) -> _T:
         with self._read_lock:
-            return convert(self._reader.execute(sql, parameters))
+            try:
+                return convert(self._reader.execute(sql, parameters))
+            except sqlite3.DatabaseError as error:
+                # Damaged pages ("database disk image is malformed"), a row that is not UTF-8, a lock held
+                # past the busy timeout: one StoreError naming the file, for each reader to report.
+                raise StoreError(f"{self.path}: cannot read: {str(error)[:200]}") from error
 
     def query(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -16,7 +17,16 @@ from typing import Final
 from monitor.probe.outcome import TimingPhase
 from monitor.probe.record import ProbeResult, parse_utc
 
-__all__ = ["COLUMNS", "SCHEMA_VERSION", "StoreError", "connect", "epoch_ms", "migrate", "record_row"]
+__all__ = [
+    "COLUMNS",
+    "SCHEMA_VERSION",
+    "StoreError",
+    "check_integrity",
+    "connect",
+    "epoch_ms",
+    "migrate",
+    "record_row",
+]
 
 # Each migration moves the schema from version N-1 to N; never edit one that has shipped, append a new one.
 MIGRATIONS: Final[Sequence[Sequence[str]]] = (
@@ -33,7 +43,7 @@ MIGRATIONS: Final[Sequence[Sequence[str]]] = (
             code INTEGER,
             phase TEXT NOT NULL,
             first_audio REAL,                -- seconds; copied out of the JSON for percentile queries
-            record TEXT NOT NULL             -- the DESIGN.md record, exactly ProbeResult.to_record()
+            record TEXT NOT NULL             -- the probe record (docs/probe.md): ProbeResult.to_record()
         )""",
         # Covers the status page's per-job counts and latency percentiles, so they never read the wide rows.
         """CREATE INDEX probe_records_job_time
@@ -81,6 +91,23 @@ def connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def check_integrity(connection: sqlite3.Connection, path: Path) -> None:
+    """Refuse a store whose pages are damaged (`PRAGMA quick_check`: every page and index entry, O(size)).
+
+    A valid header over corrupted pages opens fine and fails only on the first read that touches them; found
+    at start, the daemon refuses to run on it and says how to move it aside (docs/store.md).
+    """
+    try:
+        rows = [str(row[0]) for row in connection.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as error:
+        rows = [str(error)]
+    if rows != ["ok"]:
+        raise StoreError(
+            f"{path}: failed its integrity check ({'; '.join(rows)[:300]}); keep it for recovery and start a "
+            f"new store: mv {path} {path}.corrupt (docs/store.md, 'A damaged store', salvages its records)"
+        )
+
+
 def migrate(connection: sqlite3.Connection, path: Path) -> None:
     """Apply the migrations the file lacks, in one transaction; refuse a schema newer than the code."""
     connection.execute("BEGIN IMMEDIATE")
@@ -102,7 +129,9 @@ def migrate(connection: sqlite3.Connection, path: Path) -> None:
             )
         connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:
+            with suppress(sqlite3.Error):  # keep the real cause, not "cannot rollback"
+                connection.execute("ROLLBACK")
         raise
 
 

@@ -1,8 +1,11 @@
 """The status page: the numbers it shows (from the store) and its server-rendered HTML.
 
-Per (model, probe): the last turn, the success ratio over 1 h and 24 h with N, first-audio p50/p95, and the
-last failures, each a `<details>` element that expands to its wire trace (incident 000's "wire-level
-pattern") and timings. No JavaScript. Every string that reaches the page goes through `html.escape`: close
+Per (model, probe): since when it fails or has been healthy (the daemon's `RegimeTracker`: "failing since
+17:41 (onset between 17:40 and 17:41)", "healthy for 3 d"), a sparkline of the last hour of turns (inline
+SVG, from the tracker's turns: no store query), the last turn, the success ratio over 1 h and 24 h with N,
+first-audio p50/p95, and the last failures, each a `<details>` element that expands to its wire trace
+(incident 000's "wire-level pattern") and timings. Every configured job has its row from the start ("no
+turn yet"). No JavaScript. Every string that reaches the page goes through `html.escape`: close
 reasons and details are server- or probe-controlled text. Records hold no secrets and no URLs; the page
 adds none.
 
@@ -16,11 +19,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Final
 
 from monitor.daemon.metrics import ModelInfo
+from monitor.daemon.regime import RegimeTracker, SeriesRegime
 from monitor.probe.outcome import Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult, format_utc
 from monitor.store.records import Store
@@ -28,6 +32,7 @@ from monitor.store.records import Store
 __all__ = ["JobStatus", "WindowStats", "collect_status", "render_status_page"]
 
 WINDOWS: Final = (timedelta(hours=1), timedelta(hours=24))
+SPARK_WINDOW: Final = timedelta(hours=1)
 FAILURES_SHOWN: Final = 8
 _FAILURES: Final = tuple(o for o in Outcome if o is not Outcome.OK)
 _TURN_LABELS: Final = {
@@ -60,12 +65,26 @@ class JobStatus:
     last: ProbeResult | None
     windows: tuple[WindowStats, ...]
     failures: tuple[ProbeResult, ...]  # newest first
+    regime: SeriesRegime | None = None  # None: the daemon holds no turn of this job yet
+    recent: tuple[tuple[float, bool], ...] = ()  # the last hour's turns: (epoch seconds, failed)
 
 
-def collect_status(store: Store, now: datetime) -> list[JobStatus]:
-    """Everything the page shows, read from the store (blocking: run it in a worker thread)."""
+def collect_status(store: Store, now: datetime, regimes: RegimeTracker | None = None) -> list[JobStatus]:
+    """Everything the page shows, read from the store (blocking: run it in a worker thread).
+
+    With the daemon's `regimes`, each row carries its regime and last hour of turns, and every configured job
+    has a row even before its first turn.
+    """
+    tracked: dict[tuple[str, ProbeKind], tuple[SeriesRegime | None, tuple[tuple[float, bool], ...]]] = {}
+    if regimes is not None:
+        horizon = (now - SPARK_WINDOW).timestamp()
+        for (_endpoint, model, probe), (regime, turns) in sorted(regimes.snapshot().items()):
+            recent = tuple(turn for turn in turns if turn[0] >= horizon)
+            tracked.setdefault((model, ProbeKind(probe)), (regime, recent))
+    stored = store.jobs()
+    known = set(stored)
     jobs = []
-    for model, probe in store.jobs():
+    for model, probe in [*stored, *(job for job in tracked if job not in known)]:
         windows = []
         for window in WINDOWS:
             counts = store.outcome_counts(model=model, probe=probe, since=now - window)
@@ -90,7 +109,12 @@ def collect_status(store: Store, now: datetime) -> list[JobStatus]:
         failures = store.query(
             model=model, probe=probe, outcomes=_FAILURES, limit=FAILURES_SHOWN, newest_first=True
         )
-        jobs.append(JobStatus(model, probe, last[0] if last else None, tuple(windows), tuple(failures)))
+        regime, recent = tracked.get((model, probe), (None, ()))
+        jobs.append(
+            JobStatus(
+                model, probe, last[0] if last else None, tuple(windows), tuple(failures), regime, recent
+            )
+        )
     return jobs
 
 
@@ -113,6 +137,9 @@ details[open] { background: #f6f8fa; } summary { cursor: pointer; }
 code, .wire td { font-family: ui-monospace, monospace; font-size: 13px; }
 .wire td.server { color: #8250df; } .wire td.client { color: #0969da; }
 .cols { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-start; }
+svg.spark { vertical-align: middle; background: #f6f8fa; border-radius: 2px; }
+svg.spark path { stroke-width: 2; fill: none; }
+svg.spark .ok { stroke: #1a7f37; } svg.spark .failed { stroke: #cf222e; }
 """
 
 
@@ -154,12 +181,89 @@ def _classes(stats: WindowStats) -> str:
     return f' <span class="muted">— {_window(stats.window)}: {listed}</span>'
 
 
+def _hhmm(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%H:%M")
+
+
+def _hhmmss(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%H:%M:%S")
+
+
+def _duration(seconds: float) -> str:
+    """`3 d 4 h`, `1 h 59 min`, `12 min`, `40 s`: two units at most, rounded down (never overstated)."""
+    units = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+    left = max(0, int(seconds))
+    for i, (unit, size) in enumerate(units):
+        if left >= size or unit == "s":
+            text = f"{left // size} {unit}"
+            if i + 1 < len(units) and unit != "min":
+                smaller, smaller_size = units[i + 1]
+                rest = (left % size) // smaller_size
+                text += f" {rest} {smaller}" if rest else ""
+            return text
+    return "0 s"
+
+
+def since_when(regime: SeriesRegime | None, now: datetime, *, stored: bool) -> str:
+    """`failing since 17:41 (onset between 17:40 and 17:41)`, `healthy for 3 d`, or `no turn yet` (HTML)."""
+    if regime is None:
+        return '<span class="muted">no turn yet</span>' if not stored else '<span class="muted">—</span>'
+    if regime.failing:
+        assert regime.onset_after is not None
+        assert regime.onset_before is not None
+        if regime.open_start:
+            where = f"at least since {_hhmm(regime.onset_after)} UTC (before the turns held)"
+            return f'<span class="failed">failing</span> {where}'
+        # Seconds when the interval is under two minutes: "between 21:15 and 21:15" would say nothing.
+        at = _hhmmss if regime.onset_before - regime.onset_after < 120 else _hhmm
+        between = f"onset between {at(regime.onset_after)} and {at(regime.onset_before)}"
+        return (
+            f'<span class="failed">failing since {at(regime.since)}</span> '
+            f'<span class="muted">({between} UTC, {100 * regime.rate:.0f}% of {regime.turns})</span>'
+        )
+    age = _duration(now.timestamp() - regime.since)
+    # open_start on a healthy regime: healthy since the oldest turn the daemon holds, perhaps longer.
+    at_least = "at least " if regime.open_start else ""
+    start = datetime.fromtimestamp(regime.since, tz=UTC)
+    when = _hhmm(regime.since) if start.date() == now.astimezone(UTC).date() else f"{start:%Y-%m-%d %H:%M}"
+    since = f'<span class="muted">(since {when} UTC)</span>'
+    return f'<span class="ok">healthy</span> for {at_least}{age} {since}'
+
+
+_SPARK_WIDTH: Final = 120
+_SPARK_HEIGHT: Final = 16
+
+
+def sparkline(turns: Sequence[tuple[float, bool]], now: datetime) -> str:
+    """The last hour of turns as inline SVG: a tick a turn, tall red for a failure, short green for ok.
+
+    One path per class (not an element per turn), so a row costs well under a kilobyte at 1,000 rows.
+    """
+    start = (now - SPARK_WINDOW).timestamp()
+    span = SPARK_WINDOW.total_seconds()
+    paths: dict[bool, list[str]] = {False: [], True: []}
+    for at, is_failure in turns:
+        x = max(1.0, min(_SPARK_WIDTH - 1.0, 1 + (at - start) / span * (_SPARK_WIDTH - 2)))
+        paths[is_failure].append(f"M{x:.1f} {_SPARK_HEIGHT}v-{_SPARK_HEIGHT if is_failure else 6}")
+    failed = len(paths[True])
+    drawn = "".join(
+        f'<path class="{"failed" if kind else "ok"}" d="{"".join(parts)}"/>'
+        for kind, parts in paths.items()
+        if parts
+    )
+    label = f"last hour: {len(turns)} turns, {failed} failed"
+    return (
+        f'<svg class="spark" width="{_SPARK_WIDTH}" height="{_SPARK_HEIGHT}" role="img" '
+        f'viewBox="0 0 {_SPARK_WIDTH} {_SPARK_HEIGHT}"><title>{label}</title>{drawn}</svg>'
+    )
+
+
 def _summary_row(job: JobStatus, now: datetime, aliases: Mapping[str, bool]) -> str:
     badge = ""
     if job.model in aliases:
         badge = f' <span class="badge">{"alias" if aliases[job.model] else "pinned"}</span>'
     if job.last is None:
-        last = '<span class="muted">no turns</span>'
+        last = '<span class="muted">no turn yet</span>'
     else:
         code = f" {job.last.code}" if job.last.code is not None else ""
         ago = _ago(job.last.started_at, now)
@@ -167,6 +271,8 @@ def _summary_row(job: JobStatus, now: datetime, aliases: Mapping[str, bool]) -> 
     cells = [
         f'<a href="#{escape(_anchor(job))}">{escape(job.model)}</a>{badge}',
         escape(job.probe.value),
+        since_when(job.regime, now, stored=job.last is not None),
+        sparkline(job.recent, now),
         last,
         *(_ratio(stats) for stats in job.windows),
         *(f'<span class="num">{_percentiles(stats)}</span>' for stats in job.windows),
@@ -276,7 +382,7 @@ def render_status_page(
     """The whole HTML document. `open_run_id` opens that turn's details (`selected` is shown on top if it is
     not among the failures listed); auto-refresh is off while a turn is open, so it does not collapse."""
     aliases = {info.model: info.alias for info in models}
-    head_cells = ["Model", "Probe", "Last turn"]
+    head_cells = ["Model", "Probe", "Since when", "Last hour", "Last turn"]
     head_cells += [f"Success {_window(w)}" for w in WINDOWS]
     head_cells += [f"First audio p50 / p95 ({_window(w)})" for w in WINDOWS]
     head = "".join(f"<th>{escape(cell)}</th>" for cell in head_cells)

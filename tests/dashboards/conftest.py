@@ -19,7 +19,7 @@ from tests.history import ALIAS, ENDPOINT, PINNED, PREVIEW, VANTAGE, incident_00
 
 DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 RULES_DIR = Path(__file__).resolve().parents[2] / "config" / "prometheus" / "rules"
-# Labels Prometheus adds at scrape time (the scrape config sets `vantage`, DESIGN.md).
+# Labels Prometheus adds at scrape time (the scrape config sets `vantage`, docs/metrics.md).
 SCRAPE_LABELS = frozenset({"vantage", "instance", "job"})
 
 

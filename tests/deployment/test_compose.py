@@ -1,9 +1,10 @@
-"""docker-compose.yml without a Docker engine: parsed by a real compose implementation (Debian's
-docker-compose, whose `config` validates against the compose schema and resolves merges, paths and
-profiles), then checked for what the stack promises: two vantages on one emulator, a clustered Alertmanager
-pair, the key only from a secret, and Prometheus/Alertmanager/Grafana running the repository's own config
-files, the very files the end-to-end tests run (tests/e2e/conftest.py). A real Prometheus started on the
-compose layout discovers the stack's monitors and both Alertmanagers from the compose target files.
+"""docker-compose.yml (and docker-compose.real.yml added to it) without a Docker engine: parsed by a real
+compose implementation (Debian's docker-compose, whose `config` validates against the compose schema and
+resolves merges and paths), then checked for what the stack promises: two vantages on one emulator, a
+clustered Alertmanager pair, the key only from a secret (and only in the real file, so that a fresh clone's
+demo gets no warning), and Prometheus/Alertmanager/Grafana running the repository's own config files, the
+very files the end-to-end tests run (tests/e2e/conftest.py). A real Prometheus started on the compose layout
+discovers the stack's monitors and both Alertmanagers from the compose target files.
 """
 
 from __future__ import annotations
@@ -28,26 +29,36 @@ from tests.e2e.conftest import ALERTMANAGER_YML, PROMETHEUS_YML, RULES_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
+COMPOSE_REAL = REPO / "docker-compose.real.yml"
 MONITORS = ("monitor-eu", "monitor-us")
 DEMO_SERVICES = {"emulator", *MONITORS, "prometheus", "alertmanager-1", "alertmanager-2", "grafana"}
 
 
-def compose(*args: str, env: dict[str, str] | None = None) -> str:
+def compose(*args: str, real: bool = False) -> str:
+    files = [COMPOSE, COMPOSE_REAL] if real else [COMPOSE]
     result = subprocess.run(
-        ["docker-compose", "--project-directory", str(REPO), "-f", str(COMPOSE), *args],
+        ["docker-compose", "--project-directory", str(REPO), *(f"-f{f}" for f in files), *args],
         capture_output=True,
         text=True,
         check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("LIVE_MONITOR_")} | (env or {}),
+        env={k: v for k, v in os.environ.items() if not k.startswith("LIVE_MONITOR_")},
     )
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no warning either
     return result.stdout
 
 
 @pytest.fixture(scope="module")
 def stack() -> dict[str, Any]:
-    """The stack as docker-compose resolves it, with the `real` profile on (a superset of the default)."""
-    resolved: dict[str, Any] = yaml.safe_load(compose("--profile", "real", "config"))
+    """The demo stack (`docker compose up`) as docker-compose resolves it."""
+    resolved: dict[str, Any] = yaml.safe_load(compose("config"))
+    return resolved
+
+
+@pytest.fixture(scope="module")
+def real_stack() -> dict[str, Any]:
+    """docker-compose.yml plus docker-compose.real.yml (`-f ... -f ...`), as docker-compose merges them."""
+    resolved: dict[str, Any] = yaml.safe_load(compose("config", real=True))
     return resolved
 
 
@@ -67,12 +78,63 @@ def flag(service: dict[str, Any], name: str) -> list[str]:
     return [arg.split("=", 1)[1] for arg in service["command"] if arg.startswith(f"--{name}=")]
 
 
-def test_the_default_stack_and_the_real_profile(stack: dict[str, Any]) -> None:
-    services = stack["services"]
-    assert set(services) == DEMO_SERVICES | {"monitor-real"}
-    # Services with a profile start only when it is asked for: `up` alone is the demo, no key needed.
-    profiled = {name: service["profiles"] for name, service in services.items() if "profiles" in service}
-    assert profiled == {"monitor-real": ["real"]}
+def test_the_default_stack_is_the_demo_and_names_no_secret(stack: dict[str, Any]) -> None:
+    """`up` alone is the demo: no key, and no secret file for a fresh clone to lack."""
+    assert set(stack["services"]) == DEMO_SERVICES
+    assert "secrets" not in stack
+    assert all("secrets" not in service for service in stack["services"].values())
+
+
+def test_the_real_file_adds_the_real_monitor(real_stack: dict[str, Any]) -> None:
+    assert set(real_stack["services"]) == DEMO_SERVICES | {"monitor-real"}
+
+
+# Every docker-compose 1.29 command but `config` first builds a Project, which is where it warns about a
+# missing secret file (compose/project.py get_secrets). Build it as they do, with an engine that has nothing.
+PROJECT_WARNINGS = """
+import logging, sys
+from docker.errors import NotFound
+from compose.config import config
+from compose.config.environment import Environment
+from compose.project import Project
+
+class NoEngine:
+    def __getattr__(self, name):
+        def missing(*args, **kwargs):
+            raise NotFound(name)
+        return missing
+
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="WARNING: %(message)s")
+details = config.find(sys.argv[1], sys.argv[2:], Environment.from_env_file(sys.argv[1]))
+Project.from_config("live-monitor", config.load(details), client=NoEngine())
+"""
+
+
+def project_warnings(clone: Path, *files: Path) -> str:
+    """What docker-compose 1.29 warns when it loads `files` copied into `clone` (fresh: no key file)."""
+    (clone / "secrets").mkdir()
+    for file in files:
+        shutil.copy2(file, clone / file.name)
+    compose_bin = shutil.which("docker-compose")
+    assert compose_bin is not None
+    interpreter = Path(compose_bin).read_text(encoding="utf-8", errors="replace").splitlines()[0][2:].strip()
+    result = subprocess.run(
+        [interpreter, "-c", PROJECT_WARNINGS, str(clone), *(str(clone / f.name) for f in files)],
+        capture_output=True, text=True, check=False, cwd=clone,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def test_a_fresh_clone_gets_no_compose_warning(tmp_path: Path) -> None:
+    """The demo's docker-compose commands print no warning, although secrets/gemini_api_key does not exist."""
+    assert project_warnings(tmp_path, COMPOSE) == ""
+
+
+def test_the_real_file_warns_until_the_key_file_exists(tmp_path: Path) -> None:
+    """The real stack names the key file: docker-compose warns while it is missing (the check is live)."""
+    warnings = project_warnings(tmp_path, COMPOSE, COMPOSE_REAL)
+    assert 'uses an undefined secret file "' + str(tmp_path / "secrets/gemini_api_key") in warnings
 
 
 def test_monitors_are_two_vantages_on_one_emulator(stack: dict[str, Any]) -> None:
@@ -105,7 +167,8 @@ def test_monitor_environment_is_a_valid_configuration(
         assert settings.demo.emulator_url == environment["LIVE_MONITOR_DEMO__EMULATOR_URL"]
 
 
-def test_the_real_profile_takes_its_key_from_a_secret_only(stack: dict[str, Any]) -> None:
+def test_the_real_monitor_takes_its_key_from_a_secret_only(real_stack: dict[str, Any]) -> None:
+    stack = real_stack
     real = stack["services"]["monitor-real"]
     assert real["command"] == ["run"]
     (secret,) = real["secrets"]
@@ -134,21 +197,15 @@ def test_prometheus_targets_name_the_stack_and_its_vantages(stack: dict[str, Any
     assert listed == {f"{name}:9093" for name in services if name.startswith("alertmanager-")}
 
 
-def test_the_real_profile_scrapes_the_real_monitor_alone(stack: dict[str, Any]) -> None:
-    """With LIVE_MONITOR_COMPOSE_TARGETS pointing at targets-real, Prometheus scrapes monitor-real only."""
-    real_stack = yaml.safe_load(
-        compose(
-            "--profile",
-            "real",
-            "config",
-            env={"LIVE_MONITOR_COMPOSE_TARGETS": "./config/compose/targets-real"},
-        )
-    )
+def test_the_real_file_scrapes_the_real_monitor_alone(
+    stack: dict[str, Any], real_stack: dict[str, Any]
+) -> None:
+    """With docker-compose.real.yml added, Prometheus mounts targets-real: monitor-real only."""
     targets_dir = mounts(real_stack["services"]["prometheus"])["/etc/prometheus/targets"]
     assert targets_dir == REPO / "config/compose/targets-real"
     groups = yaml.safe_load((targets_dir / "monitors.yml").read_text())
     scraped = {target: group["labels"]["vantage"] for group in groups for target in group["targets"]}
-    real = stack["services"]["monitor-real"]
+    real = real_stack["services"]["monitor-real"]
     assert scraped == {"monitor-real:9478": real["environment"]["LIVE_MONITOR_VANTAGE"]}
     demo_managers = mounts(stack["services"]["prometheus"])["/etc/prometheus/targets"] / "alertmanagers.yml"
     assert (targets_dir / "alertmanagers.yml").read_text() == demo_managers.read_text()

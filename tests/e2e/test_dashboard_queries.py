@@ -168,6 +168,11 @@ async def test_every_panel_query_returns_data(demo: DemoDaemon, prometheus: Serv
         by_model = {s["metric"]["model"]: float(s["value"][1]) for s in ratio}
         assert by_model[PINNED] == 1.0
         assert by_model[ALIAS] < 0.5
+        # The daemon's onset gauge marks the failing alias, never the clean pinned sibling.
+        (onsets,) = [r for w, r in results.items() if w.endswith("Failing since / A")]
+        failing = {s["metric"]["model"] for s in onsets}
+        assert ALIAS in failing, failing
+        assert PINNED not in failing, failing
         (alerts,) = [r for w, r in results.items() if w.startswith("overview.json / annotation")]
         firing = {(s["metric"]["alertname"], s["metric"].get("model")) for s in alerts}
         assert ALIAS in {model for _, model in firing}, firing

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,29 @@ CASES: dict[str, list[str]] = {
         "endpoints[0].url: must be a ws:// or wss:// URL (got 'https://generativelanguage.googleapis.com/v1beta')"
     ],
     "unknown-endpoint.yaml": ["models[0].endpoint: unknown endpoint 'vertex' (defined: gemini-api)"],
-    "bad-probe-kind.yaml": ["probes.kinds[1]: Input should be 'text', 'audio' or 'tool'"],
-    "bad-text-path.yaml": ["models[0].text_path: Input should be 'client_content' or 'realtime_input'"],
+    "bad-probe-kind.yaml": ["probes.kinds[1]: 'video' is not one of text, audio, tool"],
+    "bad-text-path.yaml": ["models[0].text_path: 'websocket' is not one of client_content, realtime_input"],
+    "bad-auth.yaml": ["endpoints[0].auth: 'headr' is not one of header, query, token, bearer"],
+    "close-typos.yaml": [
+        "probes.intervall: unknown key (did you mean 'interval'?)",
+        "probs: unknown key (did you mean 'probes'?)",
+    ],
+    "duplicate-key.yaml": [
+        f"{INVALID}/duplicate-key.yaml: invalid YAML at line 6, column 3: duplicate key 'interval' "
+        "(first at line 5)"
+    ],
+    "interval-too-long.yaml": [
+        "probes.interval: must be at most 1d (86400 s): a monitor probing less often sees no incident "
+        "(got '3650000d')"
+    ],
+    "url-userinfo.yaml": [
+        "endpoints[0].url: must not carry credentials (user:password@host): the key goes in api_key_env "
+        "or api_key_file"
+    ],
+    "url-access-token.yaml": [
+        "endpoints[0].url: must not carry credentials in its query (access_token=, key=): the key goes in "
+        "api_key_env or api_key_file, and auth: query sends it as ?key= on the wire only"
+    ],
     "no-models.yaml": ["models: required"],
     "retention-inverted.yaml": [
         "store.retention: failure_days 7 is shorter than success_days 30 "
@@ -105,13 +127,15 @@ def test_invalid_config_prints_every_problem_with_its_path_and_exits_2(
     lines = [line.strip() for line in done.stdout.splitlines()[1:]]
     assert lines == problems
     assert done.stdout.splitlines()[0] == f"{INVALID / name}: {len(problems)} problem(s)"
+    assert "SECRET" not in done.stdout + done.stderr  # a credential in a URL is refused, never repeated
+    assert "Traceback" not in done.stderr
 
 
 def test_the_shipped_example_is_valid_and_summarised() -> None:
     done = check_config()
     assert done.returncode == 0, done.stdout
     assert done.stdout.startswith("config/monitor.yaml: OK\n")
-    assert "12 probe jobs every 60 s" in done.stdout
+    assert "15 probe jobs every 60 s" in done.stdout
     assert "no API key for 'gemini-api'" in done.stdout  # a note, not an error: --demo needs no key
 
 
@@ -124,7 +148,92 @@ def test_environment_overrides_the_file_and_is_validated_too() -> None:
     )
     typo = check_config(env={"LIVE_MONITOR_BUDGETS__SESSIONS_PER_MINUTES": "5"})
     assert typo.returncode == 2
-    assert "budgets.sessions_per_minutes: unknown key" in typo.stdout
+    assert (
+        "LIVE_MONITOR_BUDGETS__SESSIONS_PER_MINUTES: unknown key budgets.sessions_per_minutes "
+        "(did you mean LIVE_MONITOR_BUDGETS__SESSIONS_PER_MINUTE?)"
+    ) in typo.stdout
+
+
+ENV_CASES: dict[str, tuple[dict[str, str], str]] = {
+    "not-json": (
+        {"LIVE_MONITOR_PROBES__KINDS": "not-json"},
+        "LIVE_MONITOR_PROBES__KINDS: probes.kinds takes JSON (a list or a section, e.g. "
+        "'[\"text\", \"audio\"]'), got 'not-json': Expecting value at column 1",
+    ),
+    "top-level-typo": (
+        {"LIVE_MONITOR_VANTAG": "us-west-a"},
+        "LIVE_MONITOR_VANTAG: unknown key vantag (did you mean LIVE_MONITOR_VANTAGE?)",
+    ),
+    "single-underscore": (
+        {"LIVE_MONITOR_PROBES_INTERVAL": "30s"},
+        "LIVE_MONITOR_PROBES_INTERVAL: unknown key probes_interval "
+        "(did you mean LIVE_MONITOR_PROBES__INTERVAL?)",
+    ),
+    "section-typo": (
+        {"LIVE_MONITOR_PROBS__INTERVAL": "30s"},
+        "LIVE_MONITOR_PROBS__INTERVAL: unknown key probs (did you mean LIVE_MONITOR_PROBES__INTERVAL?)",
+    ),
+    "bad-value": (
+        {"LIVE_MONITOR_PROBES__INTERVAL": "3650000d"},
+        "LIVE_MONITOR_PROBES__INTERVAL: probes.interval: must be at most 1d (86400 s): a monitor probing "
+        "less often sees no incident (got '3650000d')",
+    ),
+    "bad-choice": (
+        {"LIVE_MONITOR_PROBES__KINDS": '["text", "video"]'},
+        "LIVE_MONITOR_PROBES__KINDS: probes.kinds[1]: 'video' is not one of text, audio, tool",
+    ),
+    "store-on-a-kernel-file-system": (
+        {"LIVE_MONITOR_STORE__PATH": "/proc/sys/live-monitor/monitor.sqlite3"},
+        "LIVE_MONITOR_STORE__PATH: store.path: cannot create directory '/proc/sys/live-monitor': "
+        "'/proc/sys' is not writable here (permissions, or a kernel file system)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("env", "problem"), ENV_CASES.values(), ids=list(ENV_CASES))
+def test_a_problem_from_the_environment_names_the_variable_and_exits_2(
+    env: dict[str, str], problem: str
+) -> None:
+    done = check_config(env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert [line.strip() for line in done.stdout.splitlines()[1:]] == [problem]
+    assert not done.stderr
+
+
+def test_a_fifo_as_key_file_is_refused_at_once(tmp_path: Path) -> None:
+    """Opening a FIFO would block until a writer comes: the key file must be a regular file."""
+    fifo = tmp_path / "gemini_api_key"
+    os.mkfifo(fifo)
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        f"endpoints:\n  - name: gemini-api\n    api_key_file: {fifo}\n"
+        "models:\n  - id: gemini-3.1-flash-live-preview\n",
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    from_file = check_config("-c", str(config))
+    from_env = check_config(env={"GEMINI_API_KEY_FILE": str(fifo)})
+    assert time.monotonic() - started < 30
+    assert from_file.returncode == from_env.returncode == 2
+    assert f"endpoints[0].api_key_file: cannot read '{fifo}': not a regular file (a FIFO)" in from_file.stdout
+    assert f"$GEMINI_API_KEY_FILE: cannot read '{fifo}': not a regular file (a FIFO)" in from_env.stdout
+
+
+def test_run_refuses_the_same_escapes_with_exit_2_and_no_traceback() -> None:
+    """`run` validates exactly as check-config does: the variable named on stderr, exit 2, nothing started."""
+    for env, problem in ENV_CASES.values():
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "run", "--demo", "--listen", "127.0.0.1:0"],
+            cwd=REPO,
+            env={k: v for k, v in os.environ.items() if not k.startswith("LIVE_MONITOR_")} | env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert problem in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_config_file_from_the_environment_and_a_missing_file() -> None:

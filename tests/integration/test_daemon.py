@@ -233,3 +233,84 @@ def test_kill_9_then_restart_loses_no_committed_record_and_duplicates_none(tmp_p
         "a committed record was lost"
     )
     assert len(after) >= len(committed) + 8
+
+
+def start_run(store: Path, stderr: Path | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--demo", "--listen", f"127.0.0.1:{free_port()}"],
+        cwd=REPO,
+        env=demo_env(store),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if stderr is None else stderr.open("w"),
+        text=True,
+    )
+
+
+def test_a_second_daemon_on_the_same_store_refuses_to_start_and_names_the_first(tmp_path: Path) -> None:
+    """Issue 13 item 11: one daemon per store; the second exits 1 at once with the first one's PID."""
+    store = tmp_path / "monitor.sqlite3"
+    with running_daemon(store) as first:
+        second = start_run(store)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 1, err
+        assert err.strip().endswith(
+            f"live-monitor run: cannot start: {store}: in use by another live-monitor daemon "
+            f"(PID {first.process.pid}); stop it, or give this one its own store.path"
+        )
+        status, _ = first.get("/healthz")
+        assert first.process.poll() is None
+        assert status == 200  # the first one runs on, untouched
+
+
+def test_a_corrupted_store_refuses_to_start_with_one_clear_line(tmp_path: Path) -> None:
+    """Issue 13 item 9: a valid header over damaged pages is found at start, not by the first page view."""
+    store = tmp_path / "monitor.sqlite3"
+    with running_daemon(store, onset="0"):
+        wait_for_records(store, 30, timeout=60)
+    connection = sqlite3.connect(store)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    size = store.stat().st_size
+    with store.open("r+b") as handle:
+        handle.seek(size // 2)
+        handle.write(b"\xa5" * 8192)
+    refused = start_run(store)
+    _, err = refused.communicate(timeout=60)
+    assert refused.returncode == 1
+    assert err.startswith(f"live-monitor run: cannot start: {store}: failed its integrity check (")
+    assert f"mv {store} {store}.corrupt" in err
+    assert "Traceback" not in err
+
+
+def test_sighup_is_logged_and_ignored_and_no_probe_is_lost(tmp_path: Path) -> None:
+    """Issue 13 item 11: SIGHUP never kills the daemon; in-flight probes complete, stored and counted."""
+    store = tmp_path / "monitor.sqlite3"
+    log = tmp_path / "daemon.log"
+    process = start_run(store, stderr=log)
+    try:
+        assert process.stdout is not None
+        banner = "".join(process.stdout.readline() for _ in range(6))
+        port = int(re.search(r"127\.0\.0\.1:(\d+)/metrics", banner).group(1))  # type: ignore[union-attr]
+        daemon = Daemon(process, port, banner)
+        wait_for_records(store, 8, timeout=60)
+        for _ in range(5):
+            process.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+        before = len(read_store(store))
+        wait_for_records(store, before + 16, timeout=60)
+        assert process.poll() is None
+        for _ in range(100):
+            scraped, stored = scraped_turns(daemon), stored_turns(store)
+            if scraped == stored:
+                break
+            time.sleep(0.05)
+        assert scraped == stored
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert sum(line.get("event") == "sighup_ignored" for line in lines) == 5
+    assert not [line for line in lines if line.get("event") == "store_failed"]

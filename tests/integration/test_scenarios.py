@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from monitor.emulator import load_scenario, start_emulator
 from monitor.emulator.scenarios import Expectation
+from monitor.emulator.state import apply_overrides
 from monitor.probe.ephemeral import EphemeralTokens, TokenOptions
 from monitor.probe.record import RecoveryKind, RecoveryOutcome
 from monitor.probe.runner import run_probe
@@ -59,9 +60,9 @@ async def test_probe_records_what_the_scenario_expects(path: Path, index: int) -
                 service_url=emulator.http_url + "/v1alpha/auth_tokens", timeout_seconds=1.5
             )
             tokens = EphemeralTokens(expected.api_key, service)
-        text_path = expected.text_path or (
-            "realtime_input" if expected.model == "gemini-3.1-flash-live-preview" else "client_content"
-        )
+        served = apply_overrides(scenario).get(expected.model)
+        accepts_client_content = served is None or served.client_content
+        text_path = expected.text_path or ("client_content" if accepts_client_content else "realtime_input")
         target = ProbeTarget(
             endpoint="emulator",
             url=url,

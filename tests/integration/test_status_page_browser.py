@@ -96,11 +96,12 @@ async def test_page_shows_models_outcomes_and_a_clicked_open_wire_trace(
             (f"{m} {tag}", p) for m, tag in ((ALIAS, "alias"), (PINNED, "pinned")) for p in ("audio", "text")
         }
         pinned_text = by_job[(f"{PINNED} pinned", "text")]
-        assert pinned_text[2].startswith("ok")
-        assert pinned_text[3] == "100.0 % (N=60)"
+        # Columns: model, probe, since when, last hour (SVG, no text), last turn, success 1 h, ...
+        assert pinned_text[4].startswith("ok")
+        assert pinned_text[5] == "100.0 % (N=60)"
         alias_text = by_job[(f"{ALIAS} alias", "text")]
-        assert alias_text[2].startswith("server_close 1011 20 s ago")
-        assert not alias_text[3].startswith("100.0 %")
+        assert alias_text[4].startswith("server_close 1011 20 s ago")
+        assert not alias_text[5].startswith("100.0 %")
 
         # Collapsed: the trace is not rendered and the details box is one summary line high.
         assert await browser.evaluate(f"document.querySelector('#run-{NEWEST_FAILURE}').open") is False

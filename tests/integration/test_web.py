@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.client
+import json
+import sqlite3
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -24,7 +33,7 @@ NOW = datetime(2026, 5, 27, 18, 0, tzinfo=UTC)
 FAMILY = "gemini-2.5-flash-native-audio"
 MODELS = [ModelInfo(ALIAS, FAMILY, alias=True), ModelInfo(PINNED, FAMILY, alias=False)]
 
-# DESIGN.md's metric table (plus the inflight gauge), as the exposition parser names the families.
+# docs/metrics.md's metric table (plus the inflight gauge), as the exposition parser names the families.
 DESIGN_FAMILIES = {
     "gemini_live_probe_turns": "counter",
     "gemini_live_probe_phase_seconds": "histogram",
@@ -349,3 +358,186 @@ class TestStatusPage:
         assert "<b>" not in html
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
         assert "&lt;b&gt;bold&lt;/b&gt;" in html
+
+    async def test_control_characters_never_reach_the_page(
+        self,
+        client: TestClient,
+        store: Store,
+        metrics: ProbeMetrics,
+    ) -> None:
+        """ESC sequences, BEL, C1 and bidi overrides in server text are dropped; the text around stays."""
+        hostile = replace(
+            incident_000_failure(NOW - timedelta(minutes=1)),
+            close_reason="\x1b[2J\x1b]0;owned\x07Internal\u202e error\x9b",
+            detail="\x00\x1b[31mred",
+            messages=(("\x1b[5mblink", 0.1),),
+        )
+        record(store, metrics, hostile)
+        for params in ({}, {"open": hostile.run_id}):
+            html = await (await client.get("/", params=params)).text()
+            assert not any(c in html for c in "\x00\x1b\x07\x9b\u202e"), params
+            assert "[2J]0;ownedInternal error" in html
+        assert "[5mblink" in html
+        assert "[31mred" in html
+
+
+class TestNoQueryIsAServerError:
+    """Issue 13 item 7: whatever the query, every endpoint answers below 500."""
+
+    @pytest.mark.parametrize(
+        ("params", "status", "expected"),
+        [
+            pytest.param({"since": "1000000d"}, 200, ["recent"], id="look-back-past-the-calendar"),
+            pytest.param({"since": "99999999999999999999d"}, 200, ["recent"], id="look-back-huge"),
+            pytest.param({"since": "9" * 400 + "s"}, 200, ["recent"], id="look-back-infinite"),
+            pytest.param(
+                {"since": "0001-01-01T00:00:00+01:00"},
+                400,
+                "since: '0001-01-01T00:00:00+01:00' is outside the times this API can represent",
+                id="before-year-1-in-utc",
+            ),
+            pytest.param(
+                {"until": "9999-12-31T23:59:59-01:00"},
+                400,
+                "until: '9999-12-31T23:59:59-01:00' is outside the times this API can represent",
+                id="after-year-9999-in-utc",
+            ),
+            # aiohttp decodes an encoded surrogate to U+FFFD: a model that matches nothing.
+            pytest.param({"model": "\ud800"}, 200, [], id="encoded-surrogate"),
+            pytest.param({"model": "m" * 5000}, 400, "model: must be UTF-8 text", id="over-long"),
+            pytest.param({"limit": "9" * 5000}, 400, "limit: must be UTF-8 text", id="limit-5000-digits"),
+            pytest.param(
+                {"limit": "1" * 999}, 400, "limit: must be between 1 and 10000", id="limit-999-digits"
+            ),
+        ],
+    )
+    async def test_extreme_times_and_values(
+        self,
+        client: TestClient,
+        store: Store,
+        metrics: ProbeMetrics,
+        params: dict[str, str],
+        status: int,
+        expected: str | list[str],
+    ) -> None:
+        record(store, metrics, ok_turn(NOW - timedelta(minutes=1), run_id="recent"))
+        query = "&".join(f"{k}={quote(v, errors='surrogatepass')}" for k, v in params.items())
+        response = await client.get(f"/api/results?{query}")
+        assert response.status == status, await response.text()
+        if isinstance(expected, list):
+            assert [r["run_id"] for r in await response.json()] == expected
+        else:
+            assert (await response.json())["error"].startswith(expected)
+
+    async def test_a_corrupted_store_is_503_with_the_cause(
+        self, aiohttp_client: Client, registry: CollectorRegistry, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "records.db"
+        broken = Store(path)
+        broken.append_many(ok_turn(NOW - timedelta(minutes=m), run_id=f"r{m}") for m in range(400))
+        app = build_app(registry=registry, store=broken, health=SwitchableHealth(HEALTHY), clock=FixedClock())
+        client = await aiohttp_client(app)
+        corrupt_pages(path)
+        try:
+            for target in ("/api/results?limit=10000", "/"):
+                response = await client.get(target)
+                assert response.status == 503, (target, await response.text())
+                error = (await response.json())["error"]
+                assert error.startswith("store unavailable: "), error
+                assert len(error) < 250
+        finally:
+            broken.close()
+
+
+HEALTHY = HealthStatus(healthy=True, detail={})
+
+
+def corrupt_pages(path: Path) -> None:
+    """Overwrite the middle of the database file (after checkpointing it), keeping its valid header."""
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.seek(size // 3)
+        handle.write(b"\xa5" * (size // 3))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app on a real socket in its own thread, for hypothesis to query with raw request lines."""
+    path = tmp_path_factory.mktemp("served") / "records.db"
+    store = Store(path)
+    store.append_many([ok_turn(NOW - timedelta(minutes=5)), incident_000_failure(NOW - timedelta(minutes=1))])
+    registry = CollectorRegistry()
+    ProbeMetrics(registry).register_targets(ENDPOINT, MODELS, [ProbeKind.TEXT])
+    app = build_app(registry=registry, store=store, health=SwitchableHealth(HEALTHY), clock=FixedClock())
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    bound: list[int] = []
+    runner = web.AppRunner(app, access_log=None)
+
+    async def serve() -> None:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        bound.append(int(server.sockets[0].getsockname()[1]))
+        ready.set()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(serve(), loop)
+    assert ready.wait(10)
+    yield f"127.0.0.1:{bound[0]}"
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    store.close()
+
+
+_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.from_regex(r"\A-?[0-9]{1,30}(\.[0-9]{1,5})?(ms|s|m|h|d|y)?\Z"),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.builds(
+        "{:04d}-{:02d}-{:02d}T{:02d}:00:00{}".format,
+        st.sampled_from([0, 1, 2, 1969, 1970, 2026, 9998, 9999]),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 25),
+        st.sampled_from(["Z", "+01:00", "-01:00", "+23:59", "-23:59", "", "+24:00"]),
+    ),
+    st.sampled_from([*(o.value for o in Outcome), *(p.value for p in ProbeKind), ALIAS, "0", "10001"]),
+    st.binary(max_size=12).map(lambda b: b.hex()),
+)
+_KEYS = st.sampled_from(["model", "probe", "since", "until", "outcome", "limit", "open", "name[]", "x"])
+
+
+def _encoded(pairs: list[tuple[str, str]], raw_bytes: bytes) -> str:
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='', errors='surrogatepass')}" for k, v in pairs)
+    # Raw percent-escapes too: invalid UTF-8 (%ff), an encoded surrogate (%ed%a0%80), a NUL (%00).
+    return query + ("&" if query else "") + "".join(f"%{b:02x}" for b in raw_bytes)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(["/api/results", "/", "/healthz", "/metrics", "/nope", "/api/results/"]),
+    pairs=st.lists(st.tuples(_KEYS, _VALUES), max_size=4),
+    raw_bytes=st.binary(max_size=6),
+)
+def test_any_query_on_any_endpoint_is_answered_below_500(
+    served: str, path: str, pairs: list[tuple[str, str]], raw_bytes: bytes
+) -> None:
+    """Hypothesis: random parameters, times at the calendar's edges, raw bytes: every answer is < 500."""
+    connection = http.client.HTTPConnection(served, timeout=10)
+    try:
+        connection.request("GET", f"{path}?{_encoded(pairs, raw_bytes)}")
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    assert response.status < 500, (response.status, body[:300])
+    if path == "/api/results" and response.status == 400:
+        assert json.loads(body)["error"]

@@ -7,12 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from monitor.analysis.changepoint import (
+from monitor.changepoint import (
     MAX_RUNS,
     credible_interval,
+    first_event_log_posterior,
     onset_log_posterior,
     pelt,
     penalty,
+    segment,
     wilson_interval,
 )
 
@@ -69,7 +71,7 @@ def test_series_without_change_is_one_regime(rate: float) -> None:
 
 
 def test_pelt_recovers_several_regimes() -> None:
-    """Onset, recovery and a smaller relapse (alerting-and-detection.md 3.2's multi-regime check)."""
+    """Onset, recovery and a smaller relapse (docs/detection.md's multi-regime check)."""
     rng = np.random.default_rng(5)
     rates = [(1500, 0.01), (120, 0.8), (300, 0.01), (400, 0.3)]
     failures = np.concatenate([rng.random(n) < p for n, p in rates]).astype(np.int64)
@@ -141,3 +143,54 @@ def test_long_dense_series_is_grouped_then_refined_to_the_probe() -> None:
     assert abs(changes[1] - 68_000) <= 20
     stationary = (rng.random(60_000) < 0.5).astype(np.int64)
     assert pelt(stationary, np.ones_like(stationary)) == []
+
+
+def test_first_event_posterior_moves_each_position_to_the_next_event_and_keeps_the_mass() -> None:
+    """P(first failure = j) sums P(change = k) over the k whose next failure is j; no mass is lost."""
+    failures = np.array([0, 0, 1, 0, 1, 1, 0], dtype=np.int64)
+    log_post = onset_log_posterior(failures, np.ones_like(failures))
+    pushed = np.exp(first_event_log_posterior(log_post, failures > 0))
+    raw = np.exp(log_post)
+    assert pushed.sum() == pytest.approx(1.0)
+    assert pushed[2] == pytest.approx(raw[1:3].sum())
+    assert pushed[4] == pytest.approx(raw[3:5].sum())
+    assert pushed[5] == pytest.approx(raw[5])
+    assert pushed[6] == pytest.approx(raw[6])  # no failure after position 6: its mass stays
+    assert pushed[[0, 1, 3]].sum() == 0
+
+
+def test_first_event_interval_covers_the_true_first_failure_in_short_windows() -> None:
+    """10-30 turns at 1%, then 5-20 at 80%, a 1% prior in front: the 95% interval covers the first failure."""
+    rng = np.random.default_rng(7)
+    covered = total = 0
+    widths = []
+    for _ in range(400):
+        pre, post = int(rng.integers(10, 31)), int(rng.integers(5, 21))
+        failures = np.concatenate((rng.random(pre) < 0.01, rng.random(post) < 0.8)).astype(np.int64)
+        after = np.flatnonzero(failures[pre:])
+        if after.size == 0:
+            continue
+        f = np.concatenate(([1], failures))
+        n = np.concatenate(([100], np.ones_like(failures)))
+        log_post = onset_log_posterior(f, n)
+        events = np.concatenate(([False], failures > 0))
+        lo, hi = credible_interval(first_event_log_posterior(log_post, events))
+        truth = pre + int(after[0]) + 1  # +1: bin 0 is the prior
+        covered += int(lo <= truth <= hi)
+        widths.append(int(hi - lo + 1))
+        total += 1
+    assert covered / total >= 0.93
+    assert np.median(widths) <= 3
+
+
+def test_segment_with_a_prior_reports_a_change_before_the_first_bin() -> None:
+    """A series failing from bin 0 against a 1% prior: a change at position 0, open at the start."""
+    failures = np.array([1, 1, 0, 1, 1, 1, 1], dtype=np.int64)
+    found = segment(failures, np.ones_like(failures), prior=(1, 100))
+    assert found.regimes == ((0, 7),)
+    (change,) = found.changes
+    assert change.position == 0
+    assert change.open_start
+    assert change.first == 0
+    assert change.rising
+    assert segment(failures, np.ones_like(failures)).changes == ()  # without the prior: one regime

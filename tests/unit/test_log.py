@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -55,3 +56,22 @@ def test_library_logs_are_the_same_json_lines(stream: io.StringIO) -> None:
     assert line["event"] == "boom 1"
     assert line["level"] == "error"
     assert line["logger"] == "aiohttp.server"
+
+
+def test_server_text_loses_its_control_characters_in_the_log(stream: io.StringIO) -> None:
+    """A close reason or message kind carrying ESC sequences, C1 or bidi controls is logged without them."""
+    hostile = replace(
+        incident_000_failure(datetime.now(UTC)),
+        close_reason="\x1b[2J\x1b]0;pwned\x07Internal\u202e error\x9b",
+        detail="line one\nline two\x00",
+        messages=(("\x1b[31mred", 0.1),),
+    )
+    log_result(get_logger("monitor.scheduler"), hostile)
+    logging.getLogger("aiohttp.server").warning("peer said %s", "\x1b[5mhi")
+    raw = stream.getvalue()
+    for control in ("\x1b", "\\u001b", "\x07", "\\u0007", "\x9b", "\\u009b", "\u202e", "\\u202e", "\\u0000"):
+        assert control not in raw
+    probe, library = lines(stream)
+    assert probe["close_reason"] == "[2J]0;pwnedInternal error"
+    assert probe["detail"] == "line one\nline two"
+    assert library["event"] == "peer said [5mhi"

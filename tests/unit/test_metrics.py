@@ -70,7 +70,8 @@ class TestRegisterTargets:
                     assert value(registry, "gemini_live_probe_tokens_total", labels) == 0
                 for phase in ("connect", "setup", "first_response", "first_audio", "turn"):
                     labels = {**job, "phase": phase}
-                    assert value(registry, "gemini_live_probe_phase_seconds_count", labels) == 0
+                    # No rule or panel reads a phase before a turn reached it: created by the first turn.
+                    assert value(registry, "gemini_live_probe_phase_seconds_count", labels) is None
 
     def test_success_gauges_stay_absent_until_observed(
         self, registry: CollectorRegistry, metrics: ProbeMetrics
@@ -110,8 +111,8 @@ class TestObserve:
         assert value(registry, "gemini_live_probe_turns_total", OK_LABELS) == 0
         assert value(registry, "gemini_live_probe_failure_seconds_count", JOB) == 1
         assert value(registry, "gemini_live_probe_failure_seconds_sum", JOB) == pytest.approx(1.87)
-        assert value(registry, "gemini_live_probe_failure_seconds_bucket", {**JOB, "le": "1.5"}) == 0
-        assert value(registry, "gemini_live_probe_failure_seconds_bucket", {**JOB, "le": "2.0"}) == 1
+        assert value(registry, "gemini_live_probe_failure_seconds_bucket", {**JOB, "le": "1.0"}) == 0
+        assert value(registry, "gemini_live_probe_failure_seconds_bucket", {**JOB, "le": "2.5"}) == 1
         assert value(registry, "gemini_live_probe_success", JOB) == 0
         assert value(registry, "gemini_live_probe_last_success_timestamp_seconds", JOB) is None
 
@@ -123,7 +124,8 @@ class TestObserve:
             phase: value(registry, "gemini_live_probe_phase_seconds_count", {**JOB, "phase": phase})
             for phase in ("connect", "setup", "first_response", "first_audio", "turn")
         }
-        assert counts == {"connect": 1, "setup": 1, "first_response": 0, "first_audio": 0, "turn": 0}
+        # A phase no turn reached has no series yet (it would only be zeros).
+        assert counts == {"connect": 1, "setup": 1, "first_response": None, "first_audio": None, "turn": None}
         setup_sum = value(registry, "gemini_live_probe_phase_seconds_sum", {**JOB, "phase": "setup"})
         assert setup_sum == pytest.approx(0.312)
 
@@ -164,7 +166,7 @@ class TestObserve:
         assert value(registry, "gemini_live_probe_turns_total", labels) == 1
         assert value(registry, "gemini_live_probe_success", JOB) == 1
         assert value(registry, "gemini_live_probe_last_success_timestamp_seconds", JOB) == AT.timestamp()
-        assert value(registry, "gemini_live_probe_failure_seconds_count", JOB) == 0
+        assert value(registry, "gemini_live_probe_failure_seconds_count", JOB) is None
         # The connect it measured was real, so the phase histogram keeps it.
         assert value(registry, "gemini_live_probe_phase_seconds_count", {**JOB, "phase": "connect"}) == 2
 
@@ -187,11 +189,11 @@ class TestObserve:
         assert code_label(1011) == "1011"
 
     @pytest.mark.parametrize(
-        ("kind", "outcome", "seconds_observed"),
+        ("kind", "outcome", "seconds_observed"),  # None: no series until a recovery succeeds
         [
             pytest.param(RecoveryKind.RESUMED, RecoveryOutcome.OK, 1, id="resumed-ok"),
             pytest.param(
-                RecoveryKind.FRESH, RecoveryOutcome.FAILED, 0, id="fresh-failed-has-no-recovery-time"
+                RecoveryKind.FRESH, RecoveryOutcome.FAILED, None, id="fresh-failed-has-no-recovery-time"
             ),
         ],
     )
@@ -201,7 +203,7 @@ class TestObserve:
         metrics: ProbeMetrics,
         kind: RecoveryKind,
         outcome: RecoveryOutcome,
-        seconds_observed: int,
+        seconds_observed: int | None,
     ) -> None:
         recovery = Recovery(kind=kind, outcome=outcome, seconds=1.3)
         metrics.observe(incident_000_failure(AT, recovery=recovery))

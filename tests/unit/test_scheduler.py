@@ -25,7 +25,7 @@ from monitor.emulator import load_scenario, start_emulator
 from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import ProbeResult
 from monitor.probe.runner import run_probe
-from monitor.probe.target import PhaseBudgets, ProbeTarget
+from monitor.probe.target import PhaseBudgets, ProbeLimits, ProbeTarget
 from monitor.store.records import Store
 from tests.history import ok_turn
 
@@ -53,7 +53,15 @@ def metrics(registry: CollectorRegistry) -> ProbeMetrics:
 
 def jobs_for(models: list[str], kinds: tuple[ProbeKind, ...] = (ProbeKind.TEXT,)) -> list[ProbeJob]:
     targets = [
-        ProbeTarget(endpoint=ENDPOINT, url="ws://127.0.0.1:1/unused", model=m, budgets=SMALL_BUDGETS)
+        # No recovery session and a short close limit: the hang watchdog (longest_run + slack) stays short.
+        ProbeTarget(
+            endpoint=ENDPOINT,
+            url="ws://127.0.0.1:1/unused",
+            model=m,
+            budgets=SMALL_BUDGETS,
+            recover=False,
+            limits=ProbeLimits(close_seconds=0.05),
+        )
         for m in models
     ]
     return [ProbeJob(t, k) for t in targets for k in kinds]
@@ -185,7 +193,7 @@ async def test_one_hanging_and_one_crashing_probe_do_not_affect_the_others(
         metrics=metrics,
         budgets=budgets(concurrent=3),
         start_delay=0.1,
-        hang_slack=0.5,  # budgets total 0.5 s + 0.5 s: a hang is cut after 1 s
+        hang_slack=0.5,  # longest_run 0.6 s + 0.5 s: a hang is cut after 1.1 s
     )
     await scheduler.start()
     await asyncio.sleep(3.2)

@@ -96,7 +96,7 @@ def test_key_from_the_environment_and_missing_key_problem(
 def test_key_from_a_docker_secret_named_by_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """$GEMINI_API_KEY_FILE (the compose `real` profile) beats $GEMINI_API_KEY; an unreadable one is named."""
+    """$GEMINI_API_KEY_FILE (the compose real monitor) beats $GEMINI_API_KEY; an unreadable one is named."""
     secret = tmp_path / "gemini_api_key"
     secret.write_text(SECRET + "\n", encoding="utf-8")
     path = write(tmp_path, "models: [{id: m}]\n")
@@ -158,6 +158,7 @@ def test_demo_falls_back_to_the_built_in_config_only_when_no_file_was_named(
         "gemini-2.5-flash-native-audio-preview-12-2025",
         "gemini-2.5-flash-native-audio-preview-09-2025",
         "gemini-3.1-flash-live-preview",
+        "gemini-3.8-live",
     ]
     assert settings.demo.onset == 180.0
     with pytest.raises(ConfigError) as raised:
@@ -165,3 +166,39 @@ def test_demo_falls_back_to_the_built_in_config_only_when_no_file_was_named(
     assert raised.value.problems == ("config/monitor.yaml: file not found",)
     with pytest.raises(ConfigError):
         load_settings("named.yaml", demo=True)  # named but missing: an error, even with --demo
+
+
+def test_environment_sections_as_json_merge_with_their_keys_and_names_are_case_insensitive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A section as JSON and a key of it as its own variable combine; lower-case names work as upper-case."""
+    path = write(tmp_path, "models: [{id: m1}]\nprobes: {interval: 60s, kinds: [text]}\n")
+    monkeypatch.setenv("LIVE_MONITOR_PROBES", json.dumps({"timeouts": {"turn": "20s"}, "recover": False}))
+    monkeypatch.setenv("LIVE_MONITOR_PROBES__KINDS", '["audio", "tool"]')
+    monkeypatch.setenv("live_monitor_budgets__sessions_per_minute", "45")
+    monkeypatch.setenv("LIVE_MONITOR_COMPOSE_TARGETS", "./config/compose/targets")  # the compose file's
+    settings = load_settings(path)
+    assert settings.probes.timeouts.turn == 20.0
+    assert settings.probes.recover is False
+    assert settings.probes.kinds == [ProbeKind.AUDIO, ProbeKind.TOOL]
+    assert settings.probes.interval == 60.0  # from the file: the JSON section did not replace it
+    assert settings.budgets.sessions_per_minute == 45
+
+
+def test_every_problem_names_its_variable_and_all_are_reported_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several bad variables: one ConfigError listing each, the file's own problems beside them."""
+    path = write(tmp_path, "models: [{id: m1, colour: red}]\n")
+    monkeypatch.setenv("LIVE_MONITOR_VANTAGE", "has space")
+    monkeypatch.setenv("LIVE_MONITOR_BUDGETS__SESSIONS_PER_DAYS", "5")
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert sorted(error.value.problems) == sorted(
+        [
+            "LIVE_MONITOR_VANTAGE: vantage: String should match pattern '^[A-Za-z0-9_.-]+$'",
+            "LIVE_MONITOR_BUDGETS__SESSIONS_PER_DAYS: unknown key budgets.sessions_per_days "
+            "(did you mean LIVE_MONITOR_BUDGETS__SESSIONS_PER_DAY?)",
+            "models[0].colour: unknown key",
+        ]
+    )

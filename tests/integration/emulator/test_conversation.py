@@ -98,7 +98,7 @@ async def test_automatic_activity_detection_answers_after_audio_stream_end(emula
     async with connect(emulator.url) as client:
         await client.send(setup(realtimeInputConfig={}))
         await client.receive()
-        await client.send(audio_chunk(0.2))
+        await client.send(audio_chunk(0.2, speech=True))
         await client.send({"realtimeInput": {"audioStreamEnd": True}})
         assert await client.until("turnComplete") is not None
 

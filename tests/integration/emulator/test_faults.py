@@ -93,13 +93,21 @@ async def test_close_with_any_code_and_literal_reason(emulator_with: EmulatorFac
 
 
 async def test_handle_before_strike_gives_a_resumable_handle(emulator_with: EmulatorFactory) -> None:
+    """The handle comes at the last resumable moment (after setupComplete), never mid-generation."""
     faults = [
         {"kind": "close", "code": 1011, "reason": "internal", "at": "mid_stream", "handle_before": True},
     ]
     async with emulator_with(faults=faults) as emulator, connect(emulator.url) as client:
         await _drive(client)
-    assert client.seen.kinds()[-1] == "sessionResumptionUpdate"
-    assert client.seen.messages[-1]["sessionResumptionUpdate"]["resumable"] is True
+    assert client.seen.close_code == 1011
+    kinds = client.seen.kinds()
+    assert kinds[:3] == ["setupComplete", "sessionResumptionUpdate", "sessionResumptionUpdate"]
+    assert client.seen.messages[1]["sessionResumptionUpdate"]["resumable"] is True
+    assert client.seen.messages[1]["sessionResumptionUpdate"]["newHandle"]
+    generating = [
+        m["sessionResumptionUpdate"] for m in client.seen.messages[2:] if "sessionResumptionUpdate" in m
+    ]
+    assert generating == [{}], "not resumable while the model generates"
 
 
 @pytest.mark.parametrize(

@@ -192,11 +192,20 @@ async def test_gemini_only_model_is_not_found_on_vertex(emulator: RunningEmulato
 
 @pytest.mark.parametrize(
     ("model", "refused"),
-    [("gemini-3.1-flash-live-preview", True), ("gemini-2.5-flash-native-audio-latest", False)],
+    [
+        ("gemini-3.1-flash-live-preview", False),
+        ("gemini-3.8-live", False),
+        ("gemini-2.5-flash-native-audio-latest", False),
+        ("gemini-3.1-flash-live-preview", True),
+    ],
+    ids=["3.1-today", "3.8", "2.5", "3.1-at-launch"],
 )
-async def test_client_content_per_capability(emulator: RunningEmulator, model: str, refused: bool) -> None:
-    """gemini-3.1-flash-live-preview refuses mid-session clientContent with 1007; others answer it."""
-    async with connect(emulator.url) as client:
+async def test_client_content_per_capability(
+    emulator_with: EmulatorFactory, model: str, refused: bool
+) -> None:
+    """Today every model answers mid-session clientContent; 3.1 at launch refused it with 1007."""
+    models = {model: {"client_content": False}} if refused else {}
+    async with emulator_with(models=models) as emulator, connect(emulator.url) as client:
         await client.send(setup(model))
         await client.receive()
         await client.send(text_turn())
@@ -210,9 +219,10 @@ async def test_client_content_per_capability(emulator: RunningEmulator, model: s
         assert "serverContent.turnComplete" in seen.kinds()
 
 
-async def test_client_content_seeds_history_when_allowed(emulator: RunningEmulator) -> None:
-    """With initialHistoryInClientContent, 3.1 takes clientContent as history, then answers text."""
-    async with connect(emulator.url) as client:
+async def test_client_content_seeds_history_when_allowed(emulator_with: EmulatorFactory) -> None:
+    """At launch, with initialHistoryInClientContent, 3.1 took clientContent as history, then answered."""
+    models = {"gemini-3.1-flash-live-preview": {"client_content": False}}
+    async with emulator_with(models=models) as emulator, connect(emulator.url) as client:
         await client.send(
             setup("gemini-3.1-flash-live-preview", historyConfig={"initialHistoryInClientContent": True})
         )

@@ -101,7 +101,11 @@ async def test_fresh_only_fault_spares_resumed_sessions(emulator_with: EmulatorF
             await client.send({"realtimeInput": {"text": "hi"}})
             seen = await client.until_end()
         assert seen.close_code == 1011
-        handle = seen.messages[-1]["sessionResumptionUpdate"]["newHandle"]
+        (handle,) = [
+            m["sessionResumptionUpdate"]["newHandle"]
+            for m in seen.messages
+            if m.get("sessionResumptionUpdate", {}).get("newHandle")
+        ]
         async with connect(emulator.url) as client:
             await client.send(setup("gemini-3.1-flash-live-preview", sessionResumption={"handle": handle}))
             await client.receive()

@@ -32,7 +32,7 @@ def _assert_sdk_sees_everything(message: dict[str, Any], *, vertex: bool = False
     for key, value in message.items():
         if isinstance(value, dict) and key != "voiceActivity":  # the SDK renames voiceActivity.type
             expected = _keys(value)
-            if vertex:  # the Vertex converter renames candidates* to response* (reference 3.6)
+            if vertex:  # the Vertex converter renames candidates* to response* (docs/protocol.md 3.6)
                 expected = {k.replace("candidates", "response") for k in expected}
             assert _keys(dumped[key]) >= expected, (key, value)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import numpy as np
 
 GEMINI = "/ws/google.ai.generativelanguage.{}.GenerativeService.BidiGenerateContent"
 VERTEX = "/ws/google.cloud.aiplatform.{}.LlmBidiService/BidiGenerateContent"
@@ -34,9 +35,16 @@ def text_turn(text: str = "Say OK") -> dict[str, Any]:
     return {"clientContent": {"turns": [{"role": "user", "parts": [{"text": text}]}], "turnComplete": True}}
 
 
-def audio_chunk(seconds: float = 0.1) -> dict[str, Any]:
-    data = base64.b64encode(bytes(int(32000 * seconds))).decode()
-    return {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": data}}}
+def audio_chunk(seconds: float = 0.1, *, rate: int = 16_000, speech: bool = False) -> dict[str, Any]:
+    """`seconds` of s16le mono PCM: digital silence, or (speech=True) a 220 Hz tone at about -13 dBFS."""
+    count = int(rate * seconds)
+    if speech:
+        samples = (np.sin(np.arange(count) * 2 * np.pi * 220 / rate) * 10_000).astype("<i2")
+        pcm = samples.tobytes()
+    else:
+        pcm = bytes(2 * count)
+    data = base64.b64encode(pcm).decode()
+    return {"realtimeInput": {"audio": {"mimeType": f"audio/pcm;rate={rate}", "data": data}}}
 
 
 @dataclass

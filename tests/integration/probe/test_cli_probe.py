@@ -159,3 +159,28 @@ async def test_user_setup_payload_is_used(tmp_path: Path) -> None:
         )
     record = json.loads(run.stdout.splitlines()[0])
     assert (record["outcome"], record["code"], record["cause"]) == ("server_close", 1007, "invalid_argument")
+
+
+async def test_no_key_against_the_emulator_is_refused_as_by_the_real_service_and_names_the_fix() -> None:
+    """Without a key the emulator closes 1008 auth; stderr names the command that works, and it does."""
+    model = "gemini-3.8-live"
+    async with start_emulator(load_scenario("healthy"), latency_scale=0.0) as emulator:
+        refused = await probe("--model", model, "--json", "--url", emulator.url, key=None)
+        working = f"GEMINI_API_KEY=anything live-monitor probe --model {model} --url {emulator.url}"
+        assert working in refused.stderr
+        record = json.loads(refused.stdout.splitlines()[0])
+        assert (record["outcome"], record["code"], record["cause"]) == ("server_close", 1008, "auth")
+        accepted = await probe("--model", model, "--url", emulator.url, key="anything")
+    assert refused.code == 1
+    assert accepted.code == 0, accepted.stderr
+    assert "GEMINI_API_KEY" not in accepted.stderr
+
+
+async def test_no_key_for_the_real_api_names_the_emulator_command() -> None:
+    """The real API's missing-key error says the emulator needs a key too, with the working command."""
+    run = await probe("--model", "gemini-3.8-live", key=None)
+    assert run.code == 2
+    assert (
+        "GEMINI_API_KEY=anything live-monitor probe --model gemini-3.8-live --url ws://127.0.0.1:8765/"
+        in run.stderr
+    )

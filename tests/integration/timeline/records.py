@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,3 +88,13 @@ def _record(model: str, i: int, failed: bool) -> ProbeResult:
 def write_jsonl(path: Path, records: list[ProbeResult]) -> Path:
     path.write_text("".join(json.dumps(r.to_record()) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+def sequence_records(
+    model: str, outcomes: str, *, start: datetime = START, interval: timedelta = timedelta(minutes=1)
+) -> list[ProbeResult]:
+    """One record a turn from a string of outcomes: `.` ok, `x` a 1011 close (e.g. the issue's `...xx.xx`)."""
+    return [
+        replace(_record(model, i, failed=char == "x"), started_at=start + i * interval, run_id=f"{model}-{i}")
+        for i, char in enumerate(outcomes)
+    ]

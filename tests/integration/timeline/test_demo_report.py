@@ -72,7 +72,7 @@ def test_report_from_a_demo_run_shows_onset_clean_pin_and_wire_pattern(tmp_path:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     alias_only = out.read_text(encoding="utf-8")
-    assert "- onset between " in alias_only  # the alias shows the onset
+    assert "- change between " in alias_only  # the alias shows the onset
     result = subprocess.run(
         [sys.executable, "-m", "monitor", "report", "--db", str(store), "-c", str(config), "-o", str(out),
          "--plot", str(plot)],

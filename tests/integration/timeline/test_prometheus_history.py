@@ -190,3 +190,41 @@ def test_prometheus_report_states_resolution_and_missing_wire_data(
     assert "Not available: Prometheus counters carry no message sequences" in text
     assert f"unchanged: {PINNED} (text): 0/" in text
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_prometheus_window_inside_an_outage_reads_its_history_for_the_prior(
+    prometheus: tuple[str, Backfill],
+) -> None:
+    """`--since` 20 minutes into the alias's outage: the counters before the window give the healthy prior and
+    the outage's start; the window is 'failing since at least' its first step, never one unchanged regime."""
+    url, backfill = prometheus
+    since, until = _iso(backfill.start + 60 * (ONSET + 20)), _iso(backfill.start + 60 * (MINUTES - 1))
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "timeline", "--prometheus", url, "--format", "json",
+         "--since", since, "--until", until],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    by_model = {s["model"]: s for s in json.loads(result.stdout)["series"]}
+    alias = by_model[ALIAS]
+    assert alias["prior"]["source"] == "history"
+    assert alias["prior"]["failing_since"] is not None
+    began = datetime.strptime(alias["prior"]["failing_since"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs(began.timestamp() - (backfill.start + 60 * ONSET)) <= 180
+    assert alias["leading_onset"]["open_start"] is True
+    assert by_model[PINNED]["leading_onset"] is None
+    assert by_model[PINNED]["prior"]["failing_since"] is None
+
+
+def test_prometheus_counts_the_partial_last_step_like_the_store(prometheus: tuple[str, Backfill]) -> None:
+    """`--until` half a step after the last whole step: the turns of that partial step are counted too."""
+    url, backfill = prometheus
+    until = _iso(backfill.start + 60 * (MINUTES - 1) - 30)
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "timeline", "--prometheus", url, "--format", "json",
+         "--model", PINNED, "--since", _iso(backfill.start), "--until", until],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (pinned,) = json.loads(result.stdout)["series"]
+    assert sum(r["trials"] for r in pinned["regimes"]) == backfill.turns_after_first_step[PINNED]

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from monitor.analysis.context import build_context
 from monitor.analysis.history import StoredRecords, gather, load_store, load_store_series
-from monitor.analysis.report import build_context
 from monitor.analysis.timeline import Series, build_timeline, cross_model, series_from_records
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.record import ProbeResult

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from monitor.emulator import ScenarioError, load_scenario, scenario_names
-from monitor.emulator.scenarios import Fault, Window
+from monitor.emulator.scenarios import Fault, Scenario, Window
+from monitor.emulator.state import apply_overrides
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted((ROOT / "config" / "scenarios").glob("*.yaml"))
@@ -54,8 +55,8 @@ def _in(name: str, message: str) -> tuple[str, str]:
 
 
 INVALID_CASES = [
-    _in("unknown-top-level-key.yaml", "fautls: Extra inputs are not permitted"),
-    _in("unknown-fault-key.yaml", "faults[0].colour: Extra inputs are not permitted"),
+    _in("unknown-top-level-key.yaml", "fautls: unknown key (did you mean 'faults'?)"),
+    _in("unknown-fault-key.yaml", "faults[0].colour: unknown key"),
     _in("close-without-code.yaml", "faults[0]: a close fault needs `code`"),
     _in(
         "http-status-mid-stream.yaml",
@@ -81,14 +82,14 @@ INVALID_CASES = [
     _in("not-a-mapping.yaml", "a scenario must be a mapping of fields"),
     _in(
         "bad-expected-outcome.yaml",
-        "expect[0].outcome: Input should be 'ok', 'server_close', 'connection_lost', 'handshake_rejected', "
-        "'connect_error', 'credentials_error', 'timeout', 'protocol_error', 'empty_turn', "
-        "'validation_failed' or 'prober_error'",
+        "expect[0].outcome: 'fine' is not one of ok, server_close, connection_lost, handshake_rejected, "
+        "connect_error, credentials_error, timeout, protocol_error, empty_turn, validation_failed, "
+        "prober_error",
     ),
     _in(
         "unknown-fault-kind.yaml",
-        "faults[0].kind: Input should be 'close', 'http_status', 'hang', 'tcp_drop', 'malformed_frame', "
-        "'empty_turn', 'silent_audio', 'slow_pong', 'goaway' or 'delay'",
+        "faults[0].kind: 'explode' is not one of close, http_status, hang, tcp_drop, malformed_frame, "
+        "empty_turn, silent_audio, slow_pong, goaway, delay",
     ),
     _in("delay-reversed.yaml", "faults[0]: delay_ms must be [low, high] with 0 <= low <= high"),
     _in(
@@ -161,3 +162,24 @@ def test_seed_replay_encodes_both_incidents() -> None:
     assert mid_call.models == ["gemini-3.1-flash-live-preview"]
     assert (mid_call.sessions, mid_call.handle_before) == ("fresh", True)
     assert all("gemini-2.5-flash-native-audio-preview-09-2025" not in f.models for f in scenario.faults)
+
+
+def test_model_rule_overrides_apply() -> None:
+    """A scenario can give gemini-3.8-live back its thinking config or make its calls BLOCKING by default."""
+    overrides = {
+        "thinking_config": True,
+        "default_function_behavior": "BLOCKING",
+        "proactive_audio_always": False,
+    }
+    table = apply_overrides(Scenario.model_validate({"name": "t", "models": {"gemini-3.8-live": overrides}}))
+    caps = table["gemini-3.8-live"]
+    assert (caps.thinking_config, caps.default_function_behavior, caps.proactive_audio_always) == (
+        True,
+        "BLOCKING",
+        False,
+    )
+    assert table["gemini-3.1-flash-live-preview"].client_content is True, "today's 3.1 by default"
+    with pytest.raises(ValueError, match="default_function_behavior"):
+        Scenario.model_validate(
+            {"name": "t", "models": {"gemini-3.8-live": {"default_function_behavior": "X"}}}
+        )

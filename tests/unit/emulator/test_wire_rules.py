@@ -67,7 +67,7 @@ def test_credential_order_and_redaction() -> None:
 
 def test_normalise_reads_both_spellings() -> None:
     message = normalise({"realtime_input": {"audio": {"mime_type": "audio/pcm", "data": "AA=="}}})
-    assert message == {"realtimeInput": {"audio": {"mimeType": "audio/pcm", "data": "AA=="}}}
+    assert message == {"realtimeInput": {"audio": {"mimeType": "audio/pcm", "data": b"\x00"}}}
 
 
 def test_struct_fields_are_not_checked() -> None:

@@ -66,3 +66,34 @@ def test_check_audio(chunks: list[AudioChunk], problem: str) -> None:
 
 def test_duration_is_measured_at_24_khz() -> None:
     assert check_audio([AudioChunk(PCM24, speech(0.5))] * 2).seconds == pytest.approx(1.0)
+
+
+def test_audio_counted_past_the_kept_sample_adds_to_the_duration() -> None:
+    """0.5 s kept plus 1 s of dropped bytes is 1.5 s; the RMS is the kept sample's."""
+    result = check_audio([AudioChunk(PCM24, speech(0.5))], dropped_bytes=48_000)
+    assert result.seconds == pytest.approx(1.5)
+    assert result.problem == ""
+
+
+def test_a_wrong_rate_among_the_dropped_chunks_fails_the_check() -> None:
+    """MIME types of audio beyond the sample are checked too."""
+    result = check_audio(
+        [AudioChunk(PCM24, speech(0.5))], dropped_bytes=2, dropped_mimes=["audio/pcm;rate=8000"]
+    )
+    assert "past limits.audio_bytes" in result.problem
+
+
+@pytest.mark.parametrize(
+    "mime", ["audio/pcm;rate=" + "9" * 5000, "audio/pcm;rate=x", "audio/pcm;rate=2400000000"]
+)
+def test_a_rate_that_is_no_number_fails_without_raising(mime: str) -> None:
+    """A 5000-digit, non-numeric or 10-digit rate fails the check with a short message, never raises."""
+    result = check_audio([AudioChunk(mime, speech(0.5))])
+    assert "expected 24 kHz PCM" in result.problem
+    assert len(result.problem) < 120
+
+
+def test_the_rms_of_a_full_scale_buffer_is_exact() -> None:
+    """Full-scale samples square past int32 and are summed exactly in int64 blocks (RMS 32767)."""
+    samples = np.full(200_000, 32_767, dtype=np.int16)
+    assert check_audio([AudioChunk(PCM24, _pcm(samples))]).rms == pytest.approx(32_767.0)

@@ -1,4 +1,4 @@
-"""The classification table: every reason of live-api-protocol.md 5.2/5.3 and every outcome, plus fuzzing."""
+"""The classification table: every reason of docs/protocol.md 5.2/5.3 and every outcome, plus fuzzing."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """Bernoulli change-point mathematics: PELT segmentation, the onset posterior, Wilson intervals.
 
 Everything here works on per-bin counts: `failures[i]` of `trials[i]` at position i. A raw probe series has
-one trial per bin; a Prometheus series has one bin per query step. The timeline module turns probe records
-into these arrays and the results back into times; this module knows nothing about records or clocks.
+one trial per bin; a Prometheus series has one bin per query step. The timeline (`monitor.analysis`) turns
+probe records into these arrays and the results back into times, and the daemon's regime tracker
+(`monitor.daemon.regime`) runs `segment` on each series' recent turns; this module knows nothing about
+records or clocks, so both answer "since when" with the same numbers.
 
 Method (docs/timeline.md has the derivations and the calibration runs):
 - Segment cost is minus twice the binomial log-likelihood at the segment's MLE rate, `-2 l(F, N)`.
@@ -12,22 +14,33 @@ Method (docs/timeline.md has the derivations and the calibration runs):
   about 50x shorter.
 - The onset posterior over a change position is exact: both rates integrated out under Jeffreys Beta(1/2, 1/2)
   priors, uniform prior over the position, `P(k) ~ B(1/2+F1, 1/2+N1-F1) B(1/2+F2, 1/2+N2-F2)`.
+- What an on-call engineer asks is when the new regime first showed (the first failure after a rise, the
+  first success after a fall): `first_event_log_posterior` pushes the position posterior forward to that
+  bin. It is the same posterior, so its intervals are as calibrated, and it never places an onset on a turn
+  that looked like the old regime.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "LEVEL",
     "MAX_RUNS",
     "PENALTY_OFFSET",
+    "Change",
+    "Segmentation",
     "credible_interval",
+    "first_event_log_posterior",
     "onset_log_posterior",
     "pelt",
     "penalty",
+    "segment",
     "wilson_interval",
 ]
 
@@ -39,6 +52,7 @@ FloatArray = npt.NDArray[np.float64]
 # per cell) for n from 200 to 20,000 trials and rates 1%-50%.
 PENALTY_OFFSET = 4.0
 _Z95 = 1.959963984540054
+LEVEL = 0.95
 # Above this many runs PELT works on grouped bins and refines each change (see pelt()): about 0.5 s a series.
 MAX_RUNS = 5000
 
@@ -196,3 +210,109 @@ def credible_interval(log_posterior: FloatArray, level: float = 0.95) -> tuple[I
     lo = np.argmax(cdf > tail, axis=-1)
     hi = np.argmax(cdf >= 1.0 - tail - 1e-12, axis=-1)
     return lo.astype(np.int64), hi.astype(np.int64)
+
+
+def first_event_log_posterior(log_posterior: FloatArray, events: npt.NDArray[np.bool_]) -> FloatArray:
+    """The posterior of the first event bin at or after the change, from the posterior of the change position.
+
+    `events[i]` marks bins showing the new regime (a failure after a rise, a success after a fall). Position k
+    maps to the first event bin at or after k; mass on positions with no event after them stays where it is
+    (the new regime has not shown yet). Exact: P(j) is the sum of P(k) over the k that map to j. 1-D only.
+    """
+    n = log_posterior.size
+    index = np.arange(n)
+    marked = np.where(events, index, n)
+    # The first event at or after k: a reversed running minimum of the marked positions.
+    following = np.minimum.accumulate(marked[::-1])[::-1]
+    target = np.where(following < n, following, index)
+    mass = np.bincount(target, weights=np.exp(log_posterior), minlength=n)
+    with np.errstate(divide="ignore"):
+        result: FloatArray = np.log(mass)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change, in bin indices of the series: its new regime first showed in a bin of [first, last].
+
+    `position` is PELT's first bin of the new regime; `mode` the most likely first event bin (a failure after
+    a rise, a success after a fall). `open_start`: `first` is bin 0 and the bins had a prior in front, so the
+    change may be older than the series; position 0 is a change between the prior and bin 0.
+    """
+
+    position: int
+    first: int
+    last: int
+    mode: int
+    rate_before: float
+    rate_after: float
+    open_start: bool
+
+    @property
+    def rising(self) -> bool:
+        return self.rate_after > self.rate_before
+
+
+@dataclass(frozen=True, slots=True)
+class Segmentation:
+    """Regimes as [start, end) bin ranges of the series (the prior never counts), and the changes between."""
+
+    regimes: tuple[tuple[int, int], ...]
+    changes: tuple[Change, ...]
+
+
+def segment(
+    failures: IntArray,
+    trials: IntArray,
+    *,
+    prior: tuple[int, int] | None = None,
+    beta: float | None = None,
+) -> Segmentation:
+    """PELT regimes and a 95% interval for each change's first event, optionally with a prior bin in front.
+
+    `prior` is (failures, trials) known before bin 0: one extra bin that PELT and the posterior both see, so
+    it informs the first regime's rate. Each change's posterior is computed within its neighbouring regimes
+    and pushed forward to the first event bin (`first_event_log_posterior`).
+    """
+    failures = np.asarray(failures, dtype=np.int64)
+    trials = np.asarray(trials, dtype=np.int64)
+    offset = 1 if prior is not None and prior[1] > 0 else 0
+    if offset:
+        assert prior is not None
+        failures = np.concatenate(([prior[0]], failures)).astype(np.int64)
+        trials = np.concatenate(([prior[1]], trials)).astype(np.int64)
+    if failures.size - offset <= 0:
+        return Segmentation((), ())
+    edges = [0, *pelt(failures, trials, beta), failures.size]
+    regimes = tuple(
+        (max(a, offset) - offset, b - offset) for a, b in itertools.pairwise(edges) if b > max(a, offset)
+    )
+    changes = tuple(
+        _locate(failures, trials, (edges[i - 1], edges[i], edges[i + 1]), offset)
+        for i in range(1, len(edges) - 1)
+    )
+    return Segmentation(regimes, changes)
+
+
+def _locate(failures: IntArray, trials: IntArray, bounds: tuple[int, int, int], offset: int) -> Change:
+    """The change at bounds[1] within bins [bounds[0], bounds[2]) (indices include the prior bin, if any)."""
+    lo, change, hi = bounds
+    f, n = failures[lo:hi], trials[lo:hi]
+    k = change - lo
+    # The old regime's rate from the series' own bins when it has any; a prior-only old regime: the prior's.
+    own = offset if lo == 0 and k > offset else 0
+    before = float(f[own:k].sum() / max(int(n[own:k].sum()), 1))
+    after = float(f[k:].sum() / max(int(n[k:].sum()), 1))
+    events = f > 0 if after > before else f < n
+    log_post = first_event_log_posterior(onset_log_posterior(f, n), events)
+    first, last = (int(x) + lo - offset for x in credible_interval(log_post, LEVEL))
+    mode = int(np.argmax(log_post)) + lo - offset
+    return Change(
+        position=change - offset,
+        first=max(first, 0),
+        last=max(last, first, 0),
+        mode=max(mode, 0),
+        rate_before=before,
+        rate_after=after,
+        open_start=offset == 1 and first <= 0,
+    )

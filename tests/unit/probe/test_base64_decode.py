@@ -1,0 +1,37 @@
+"""The probe's fast base64 decoder accepts and refuses exactly what strict `base64.b64decode` does."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.probe.audio import _b64decode
+
+
+def _reference(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _ours(text: str) -> bytes | None:
+    try:
+        return _b64decode(text)
+    except ValueError:
+        return None
+
+
+@given(st.binary(max_size=600))
+def test_every_encoding_decodes_to_its_bytes(raw: bytes) -> None:
+    """Any byte string, standard-encoded, comes back unchanged."""
+    assert _ours(base64.b64encode(raw).decode()) == raw
+
+
+@given(st.text(alphabet='ABCabc019+/=-_ \n\\"\x00é', max_size=40))
+def test_arbitrary_text_is_judged_as_strict_base64_judges_it(text: str) -> None:
+    """Padding, URL-safe characters, whitespace, quotes, backslashes, NUL, non-ASCII: the same verdict."""
+    assert _ours(text) == _reference(text)
