@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.emulator.test_cli import _start, _stop
 from tests.integration.test_daemon import free_port, read_store
@@ -94,14 +95,23 @@ async def test_the_daemon_probes_vertex_and_ephemeral_token_endpoints(tmp_path: 
     token_timings = [r["timings"]["token"] for r in records if r["endpoint"] == "browser"]
     assert all(t is not None for t in token_timings)
     assert all(r["timings"]["token"] is None for r in records if r["endpoint"] == "vertex")
-    assert re.search(
-        r'gemini_live_probe_phase_seconds_count\{endpoint="browser",[^}]*phase="token"[^}]*\} [1-9]', metrics
+    samples = [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+    ]
+    assert any(
+        name == "gemini_live_probe_phase_seconds_count"
+        and labels["endpoint"] == "browser"
+        and labels["phase"] == "token"
+        and value >= 1
+        for name, labels, value in samples
     )
     for phase, endpoint in (("token", "browser"), ("credentials", "vertex")):
-        assert re.search(
-            rf'gemini_live_probe_turns_total\{{cause="unavailable",code="503",endpoint="{endpoint}",[^}}]*'
-            rf'outcome="credentials_error",phase="{phase}"',
-            metrics,
+        wanted = {"endpoint": endpoint, "outcome": "credentials_error", "cause": "unavailable", "code": "503"}
+        assert any(
+            name == "gemini_live_probe_turns_total" and labels.items() >= {**wanted, "phase": phase}.items()
+            for name, labels, _ in samples
         ), phase
     private = json.loads(key.read_text())["private_key"].splitlines()[1]
     seen = {"stdout": out.decode(), "stderr": err.decode(), "metrics": metrics, "page": page,
