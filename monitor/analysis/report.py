@@ -30,7 +30,6 @@ __all__ = [
     "describe_onset",
     "render_report",
     "render_timeline",
-    "since_when",
     "window_line",
     "write_atomically",
 ]
@@ -92,15 +91,6 @@ def describe_onset(onset: Onset) -> str:
     if not onset.precise:
         text += "; low precision: the rates differ by less than 10x"
     return text
-
-
-def since_when(onset: Onset) -> str:
-    """The short answer: `failing since 17:41 (onset between 17:40 and 17:41)`."""
-    verb = "failing" if onset.rising else "recovered"
-    if onset.open_start:
-        return f"{verb} since at least {onset.after:%H:%M} UTC (widen --since)"
-    between = f"onset between {onset.after:%H:%M} and {onset.before:%H:%M}"
-    return f"{verb} since {onset.most_likely:%H:%M} UTC ({between})"
 
 
 def _regime_table(timeline: SeriesTimeline) -> list[str]:
