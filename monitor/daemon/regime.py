@@ -8,7 +8,7 @@ timeline's mathematics (`monitor.changepoint.segment`, the expected failure rate
 An ok turn of a healthy series changes nothing and costs an append.
 
 A series is failing when its last regimes follow a change, fail clearly more often than the expected rate
-(95% Wilson interval above it) and hold at least 3 failures; the onset is the first failure of that episode
+(95% Wilson interval above it) and hold at least 4 failures; the onset is the first failure of that episode
 at the posterior mode, with its 95% interval. An episode longer than the window keeps the onset it had (the
 window no longer holds the start). Healthy series carry the time they have been healthy since: their first
 turn, or the first success of the last recovery. `prober_error` turns (our own bugs) are not provider turns
@@ -44,9 +44,10 @@ WINDOW: Final = 240
 # The expected failure rate weighs as much as this many turns (as in the timeline's configured baseline).
 BASELINE_WEIGHT: Final = 100
 DEFAULT_RATE: Final = 0.01
-# An episode needs this many failures: two in a row at a 1% baseline happen about every 3 days per job, and
-# across 1,000 jobs would make the page flicker "failing" every few minutes; the page ladder needs 4.
-MIN_EPISODE_FAILURES: Final = 3
+# An episode needs as many failures as the page ladder's first rung (4): with 3, a 1% series read "failing"
+# 0.055 times a job-day (a flicker every half hour across 1,000 jobs); with 4, 0.015, and an 80% onset is
+# flagged after a median 4 turns (p90 6). Simulated: 200 jobs x 1 day at 1%, 100 onsets at 80%.
+MIN_EPISODE_FAILURES: Final = 4
 # Start-up reads this far back per series: the window's 240 turns at one a minute, with room; a bounded read
 # (0.5 s measured for 1,000 jobs x 360 turns) however long the store's history.
 SEED_LOOKBACK: Final = timedelta(hours=6)
