@@ -43,8 +43,8 @@ models:
   - id: gemini-3.1-flash-live-preview
     family: gemini-3.1-flash-live
     text_path: realtime_input
-    # Incident 001: about 1 fresh call in 10 ends in 1011 (clients recover by resumption). The timeline and the
-    # failure-onset gauge compare this model with that rate, not with the default 1%.
+    # Incident 001: about 1 fresh call in 10 ends in 1011 (clients recover by resumption). The timeline and
+    # the failure-onset gauge compare this model with that rate, not with the default 1%.
     expected_failure_rate: 0.1
 
 # How every model is probed. Durations: seconds, or strings like 90s, 2m, 250ms.

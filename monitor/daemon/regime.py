@@ -46,7 +46,7 @@ BASELINE_WEIGHT: Final = 100
 DEFAULT_RATE: Final = 0.01
 # An episode needs as many failures as the page ladder's first rung (4): with 3, a 1% series read "failing"
 # 0.055 times a job-day (a flicker every half hour across 1,000 jobs); with 4, 0.015, and an 80% onset is
-# flagged after a median 4 turns (p90 6). Simulated: 200 jobs x 1 day at 1%, 100 onsets at 80%.
+# flagged after a median 5 turns, p90 7 (benchmarks/regime_tracker.py).
 MIN_EPISODE_FAILURES: Final = 4
 # Start-up reads this far back per series: the window's 240 turns at one a minute, with room; a bounded read
 # (0.5 s measured for 1,000 jobs x 360 turns) however long the store's history.
