@@ -86,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_history_inputs(timeline)
     timeline.add_argument("--format", choices=["md", "json"], default="md")
     timeline.add_argument("--step", type=float, help="Prometheus step in seconds (default: 60 or span/11000)")
+    timeline.add_argument("-c", "--config", help="monitor config: families, aliases, expected failure rates")
     timeline.set_defaults(handler=_timeline)
 
     report = commands.add_parser("report", help="write the incident report")
@@ -323,8 +324,14 @@ def _timeline(args: argparse.Namespace) -> int:
     from monitor.analysis.prior import DEFAULT_BASELINE  # noqa: PLC0415
     from monitor.analysis.report import render_timeline  # noqa: PLC0415
     from monitor.analysis.timeline import cross_model  # noqa: PLC0415
+    from monitor.config.settings import ConfigError, load_settings  # noqa: PLC0415
     from monitor.probe.record import format_utc  # noqa: PLC0415
 
+    try:
+        settings = load_settings(args.config) if args.config else None
+    except ConfigError as error:
+        print(f"live-monitor timeline: -c {args.config}: {'; '.join(error.problems)}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         history = gather(
             db=args.db, jsonl=args.jsonl, prometheus=args.prometheus, model=args.model,
@@ -334,14 +341,19 @@ def _timeline(args: argparse.Namespace) -> int:
     except HistoryError as error:
         print(f"live-monitor timeline: {error}", file=sys.stderr)
         return EXIT_USAGE
-    timelines = _timelines(history, None, args.baseline)
+    timelines = _timelines(history, settings, args.baseline)
     co_changes = cross_model(timelines, history.series)
     made = datetime.now(UTC)
     if args.format == "json":
         document = timeline_json(timelines, co_changes, history.series, window=(history.start, history.end))
         print(json.dumps({"source": history.source, "generated": format_utc(made), **document}, indent=2))
     else:
-        print(render_timeline(timelines, co_changes, history.series, source=history.source, made=made))
+        window = (history.start, history.end)
+        print(
+            render_timeline(
+                timelines, co_changes, history.series, source=history.source, window=window, made=made
+            )
+        )
     return EXIT_OK
 
 

@@ -87,6 +87,13 @@ def counts_prior(failures: int, trials: int, source: PriorSource) -> Prior | Non
     return Prior(int(failures), int(trials), source)
 
 
+# A history regime is a failure episode when its 99.9% Wilson interval lies above 3x the expected rate (and
+# above 1%): strict, because a history with no change at all is judged by this test alone, and a model whose
+# real baseline is a few percent (2 failures in 24 turns, configured at 1%) must not read "already failing
+# since the history began"; an outage (17 of 20) passes by far.
+_Z_EPISODE = 3.2905
+_EPISODE_FACTOR = 3.0
+_EPISODE_FLOOR = 0.01
 # A prior needs at least this many turns behind it; fewer say less than the configured baseline.
 _MIN_PRIOR_TRIALS = 10
 
@@ -94,7 +101,7 @@ _MIN_PRIOR_TRIALS = 10
 def history_prior(earlier: Series, expected: float = DEFAULT_BASELINE) -> Prior | None:
     """The prior from a series' own turns before the window: the counts of its last healthy regime.
 
-    The last regime when it is healthy (its 95% Wilson interval reaches down to the `expected` rate): an
+    The last regime when it is healthy (its 99.9% Wilson interval reaches down to 3x the `expected` rate): an
     outage that ended an hour before the window says nothing about the rate just before it. When the history
     ends in a failure episode (regimes clearly above `expected`), the prior is the healthy regime before the
     episode and `failing_since` is the episode's first turn, so a window inside an outage still reads "failing
@@ -107,8 +114,10 @@ def history_prior(earlier: Series, expected: float = DEFAULT_BASELINE) -> Prior 
     episode: int | None = None
     while regimes:
         a, b = regimes[-1]
-        low, _high = wilson_interval(int(earlier.failures[a:b].sum()), int(earlier.trials[a:b].sum()))
-        if low <= expected:
+        low, _high = wilson_interval(
+            int(earlier.failures[a:b].sum()), int(earlier.trials[a:b].sum()), z=_Z_EPISODE
+        )
+        if low <= max(_EPISODE_FACTOR * expected, _EPISODE_FLOOR):
             break
         episode = a
         regimes.pop()

@@ -30,7 +30,6 @@ __all__ = [
     "describe_onset",
     "render_report",
     "render_timeline",
-    "since_when",
     "window_line",
     "write_atomically",
 ]
@@ -92,15 +91,6 @@ def describe_onset(onset: Onset) -> str:
     if not onset.precise:
         text += "; low precision: the rates differ by less than 10x"
     return text
-
-
-def since_when(onset: Onset) -> str:
-    """The short answer: `failing since 17:41 (onset between 17:40 and 17:41)`."""
-    verb = "failing" if onset.rising else "recovered"
-    if onset.open_start:
-        return f"{verb} since at least {onset.after:%H:%M} UTC (widen --since)"
-    between = f"onset between {onset.after:%H:%M} and {onset.before:%H:%M}"
-    return f"{verb} since {onset.most_likely:%H:%M} UTC ({between})"
 
 
 def _regime_table(timeline: SeriesTimeline) -> list[str]:
@@ -325,7 +315,7 @@ def render_report(
             "",
         ]
         out += [*_fenced("json", json.dumps(context.setup_payload, indent=2)), ""]
-    url = f" --url {context.url}" if context.url and not context.url_is_default else ""
+    url = f" --url {shlex.quote(context.url)}" if context.url and not context.url_is_default else ""
     out += [
         "Run N turns and print the per-model table (key from `GEMINI_API_KEY`):",
         "",
@@ -345,7 +335,7 @@ def render_report(
     out += ["## Wire-level pattern", "", *_wire_lines(context.wire), ""]
     out += ["## Environment", ""]
     out.append(
-        f"- Endpoint: {', '.join(context.endpoints) or 'not recorded'}"
+        f"- Endpoint: {', '.join(_md(e) for e in context.endpoints) or 'not recorded'}"
         + (f" (URL per the config: {context.url})" if context.url else "")
     )
     if context.url:
@@ -355,7 +345,7 @@ def render_report(
         )
         out.append(f"- API version: {version or 'not in the URL'}")
     out.append(f"- Auth: {context.auth or 'not known (pass -c with the monitor config)'}")
-    out.append(f"- Vantages: {', '.join(context.vantages) or 'not recorded'}")
+    out.append(f"- Vantages: {', '.join(_md(v) for v in context.vantages) or 'not recorded'}")
     if context.quota:
         out.append("- Quota guards: " + ", ".join(f"{k} {v}" for k, v in context.quota.items()))
     excluded = sum(t.excluded for t in timelines)

@@ -7,11 +7,12 @@ timeline's mathematics (`monitor.changepoint.segment`, the expected failure rate
 `BASELINE_WEIGHT` turns), so the daemon and `live-monitor timeline` give the same onset for the same turns.
 An ok turn of a healthy series changes nothing and costs an append.
 
-A series is failing when its last regime is not the one holding the prior and fails more often than the
-expected rate; the onset is the first failure of that episode at the posterior mode, with its 95% interval.
-An episode longer than the window keeps the onset it had (the window no longer holds the start). Healthy
-series carry the time they have been healthy since: their first turn, or the first success of the last
-recovery. `prober_error` turns (our own bugs) are not provider turns and are ignored.
+A series is failing when its last regimes follow a change, fail clearly more often than the expected rate
+(95% Wilson interval above it) and hold at least 4 failures; the onset is the first failure of that episode
+at the posterior mode, with its 95% interval. An episode longer than the window keeps the onset it had (the
+window no longer holds the start). Healthy series carry the time they have been healthy since: their first
+turn, or the first success of the last recovery. `prober_error` turns (our own bugs) are not provider turns
+and are ignored.
 
 Turns arrive on the event loop; the status page reads `snapshot()` from a worker thread, so both hold a lock.
 """
@@ -43,7 +44,13 @@ WINDOW: Final = 240
 # The expected failure rate weighs as much as this many turns (as in the timeline's configured baseline).
 BASELINE_WEIGHT: Final = 100
 DEFAULT_RATE: Final = 0.01
-SEED_LOOKBACK: Final = timedelta(days=1)
+# An episode needs as many failures as the page ladder's first rung (4): with 3, a 1% series read "failing"
+# 0.055 times a job-day (a flicker every half hour across 1,000 jobs); with 4, 0.015, and an 80% onset is
+# flagged after a median 5 turns, p90 7 (benchmarks/regime_tracker.py).
+MIN_EPISODE_FAILURES: Final = 4
+# Start-up reads this far back per series: the window's 240 turns at one a minute, with room; a bounded read
+# (0.5 s measured for 1,000 jobs x 360 turns) however long the store's history.
+SEED_LOOKBACK: Final = timedelta(hours=6)
 
 SeriesKey = tuple[str, str, str]  # (endpoint, model, probe)
 
@@ -175,7 +182,8 @@ def _regime_of(
         episode -= 1
     start, end = found.regimes[-1]
     rate = float(failed[start:end].sum()) / max(end - start, 1)
-    if episode < len(found.regimes):
+    in_episode = int(failed[found.regimes[episode][0] :].sum()) if episode < len(found.regimes) else 0
+    if in_episode >= MIN_EPISODE_FAILURES:
         onset = starts[found.regimes[episode][0]]
         if onset.open_start and previous is not None and previous.failing and previous.since < times[0]:
             # The episode began before the oldest turn held: keep the onset found when it was in the window.
@@ -201,7 +209,7 @@ def _regime_of(
 
 
 def seed_from_store(tracker: RegimeTracker, store: Store, now: datetime) -> dict[SeriesKey, SeriesRegime]:
-    """Load every registered series' last WINDOW turns of the day before `now` (blocking: a worker thread).
+    """Load every registered series' last WINDOW turns of the 6 h before `now` (blocking: a worker thread).
 
     One indexed read per series, once at start-up, so a restarted daemon keeps an ongoing episode's onset.
     """

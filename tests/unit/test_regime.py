@@ -113,3 +113,17 @@ def test_seeding_from_the_store_keeps_an_ongoing_episode_across_a_restart(tmp_pa
     assert seeded[KEY].failing
     assert seeded[KEY].since == (START + 30 * MINUTE).timestamp()
     assert not seeded[("gemini-api", PINNED, "text")].failing
+
+
+def test_three_failures_in_a_row_are_not_yet_an_episode() -> None:
+    """At a 1% baseline three 1011s in a row leave the series healthy; a fourth: failing since the first."""
+    tracker = RegimeTracker()
+    _feed(tracker, "." * 30 + "xxx")
+    regime, _ = tracker.snapshot()[KEY]
+    assert regime is not None
+    assert not regime.failing
+    (fourth,) = sequence_records(ALIAS, "x", start=START + 33 * MINUTE)
+    regime = tracker.record(fourth)
+    assert regime is not None
+    assert regime.failing
+    assert regime.since == (START + 30 * MINUTE).timestamp()

@@ -55,7 +55,7 @@ def test_report_uses_config_facts_and_never_shows_a_key(
     assert "?alt=json" in text  # the configured URL, as is (check-config refuses one carrying a credential)
     assert "- API version: v1alpha" in text
     assert "- Auth: API key as the ?key= query parameter" in text
-    assert f"live-monitor probe --model {ALIAS} --probe text -n 10 --url wss://" in text
+    assert f"live-monitor probe --model {ALIAS} --probe text -n 10 --url 'wss://" in text  # ? is a glob
     assert "- Quota guards: sessions_per_minute 30" in text
 
 

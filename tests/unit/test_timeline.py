@@ -239,3 +239,10 @@ def test_series_failing_from_their_first_turns_change_together() -> None:
     (change,) = cross_model(timelines, [text, audio])
     assert {model for model, _, _ in change.changed} == {ALIAS, PINNED}
     assert all(w.changed for w in change.window)
+
+
+def test_a_history_a_little_above_the_expected_rate_is_not_an_outage() -> None:
+    """2 failures in 24 turns against 1% expected: the history itself is the prior, no 'already failing'."""
+    prior = history_prior(_series("." * 15 + "x" + "." * 4 + "x" + "." * 4))
+    assert prior is not None
+    assert (prior.failures, prior.trials, prior.failing_since) == (2, 25, None)

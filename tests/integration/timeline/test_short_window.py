@@ -98,3 +98,22 @@ def test_window_inside_an_outage_names_when_the_store_saw_it_begin(tmp_path: Pat
     began = (start + 40 * MINUTE).strftime("%Y-%m-%d %H:%M:%S")
     assert f"the turns before the window show this episode since {began} UTC" in result.stdout
     assert f"already failing before the window, since {began} UTC" in result.stdout
+
+
+def test_timeline_with_the_config_borrows_the_pinned_siblings_for_an_alias(tmp_path: Path) -> None:
+    """`timeline -c`: an alias with no history is compared with its clean pinned sibling's turns."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    db = _store(tmp_path / "s.sqlite3", {ALIAS: "...xxxxx", PINNED: "." * 30}, start=now - 30 * MINUTE)
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        f"models:\n  - id: {ALIAS}\n    family: flash\n    alias: true\n"
+        f"  - id: {PINNED}\n    family: flash\n",
+        encoding="utf-8",
+    )
+    result = _run("timeline", "--db", str(db), "-c", str(config), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    by_model = {s["model"]: s for s in json.loads(result.stdout)["series"]}
+    expected = {"source": "siblings", "failures": 0, "trials": 30, "failing_since": None}
+    assert by_model[ALIAS]["prior"] == expected
+    assert by_model[PINNED]["prior"]["source"] == "baseline"
+    assert len(by_model[ALIAS]["onsets"]) == 1
