@@ -10,7 +10,7 @@ ping timeout". Probe turns are bounded by our phase budgets, which already detec
 ping is sent by default (`heartbeat=None`). If a heartbeat is configured and its pong goes missing, the
 ending is recorded as client-initiated with `keepalive=True`, never as a server 1011.
 
-Bounds (issue 13): aiohttp refuses a frame over `frame_bytes` while reading it (the ending is a protocol
+Bounds: aiohttp refuses a frame over `frame_bytes` while reading it (the ending is a protocol
 error naming the limit, as is any other WebSocket protocol violation); the queue between the reader and the
 conversation holds at most about `frame_bytes` (or 256 frames), after which the reader waits (only a flood
 gets that far ahead, so only a flood's marks are delayed); and our close handshake is cut at `close_seconds`:
