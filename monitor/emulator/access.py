@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.emulator.faults import draw_faults, http_status_response
+from monitor.emulator.faults import draw_request_faults, http_status_response
 from monitor.emulator.oauth import oauth_error, read_form
 from monitor.emulator.paths import Credential, CredentialKind, Endpoint
 from monitor.emulator.reasons import REASONS
@@ -77,17 +77,7 @@ def add_credential_routes(app: web.Application, state_key: web.AppKey[EmulatorSt
 
 
 async def _faults(state: EmulatorState, location: Location, *, oauth: bool) -> web.StreamResponse | None:
-    candidates = [f for f in state.scenario.faults if f.location is location]
-    drawn = draw_faults(
-        candidates,
-        rng=state.rng,
-        elapsed=state.elapsed(),
-        now=state.clock.now(),
-        onset=state.onset,
-        model=None,
-        resumed=False,
-    )
-    for fault in drawn:
+    for fault in draw_request_faults(state, location):
         if fault.kind is FaultKind.DELAY:
             low, high = fault.delay_ms
             await asyncio.sleep(state.rng.uniform(low, high) / 1000)

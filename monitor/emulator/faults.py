@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -21,7 +22,17 @@ from monitor.emulator.reasons import REASONS
 from monitor.emulator.scenarios import Fault, FaultKind, Location, Scenario
 from monitor.emulator.wire import ServerWire
 
-__all__ = ["STRIKES", "ConnectionFaults", "Strike", "draw_faults", "http_status_response"]
+if TYPE_CHECKING:
+    from monitor.emulator.state import EmulatorState
+
+__all__ = [
+    "STRIKES",
+    "ConnectionFaults",
+    "Strike",
+    "draw_faults",
+    "draw_request_faults",
+    "http_status_response",
+]
 
 # Pause and then issue a fresh resumption handle: what `handle_before` sends before striking.
 HandleIssuer = Callable[[], Awaitable[None]]
@@ -40,6 +51,20 @@ class Strike:
 
 StrikeFn = Callable[[Fault, Strike], Awaitable[bool]]
 _IDLE = frozenset({Location.BEFORE_SETUP_COMPLETE, Location.AFTER_SETUP_COMPLETE})
+
+
+def draw_request_faults(state: EmulatorState, location: Location) -> list[Fault]:
+    """The faults one HTTP request at `location` suffers (the upgrade, the token service, the OAuth endpoint):
+    neither a model nor a session is known yet."""
+    return draw_faults(
+        (f for f in state.scenario.faults if f.location is location),
+        rng=state.rng,
+        elapsed=state.elapsed(),
+        now=state.clock.now(),
+        onset=state.onset,
+        model=None,
+        resumed=False,
+    )
 
 
 def draw_faults(

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.emulator.access import add_credential_routes, bearer_refusal
-from monitor.emulator.faults import draw_faults, http_status_response
+from monitor.emulator.faults import draw_request_faults, http_status_response
 from monitor.emulator.paths import Endpoint, extract_credential, match_endpoint
 from monitor.emulator.scenarios import FaultKind, Location, Scenario
 from monitor.emulator.session import Session
@@ -79,17 +79,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
 
 
 async def _upgrade(request: web.Request, state: EmulatorState, endpoint: Endpoint) -> web.StreamResponse:
-    upgrade_faults = [f for f in state.scenario.faults if f.location is Location.UPGRADE]
-    drawn = draw_faults(
-        upgrade_faults,
-        rng=state.rng,
-        elapsed=state.elapsed(),
-        now=state.clock.now(),
-        onset=state.onset,
-        model=None,
-        resumed=False,
-    )
-    for fault in drawn:
+    for fault in draw_request_faults(state, Location.UPGRADE):
         if fault.kind is FaultKind.HTTP_STATUS:
             return http_status_response(fault)
         if fault.kind is FaultKind.HANG:
