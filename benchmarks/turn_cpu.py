@@ -20,6 +20,12 @@ variation, ~0.2 s for the SDK's imports, is why the default is 150 turns). Each 
 
 The SDK always dials wss; for the ws row the child rewrites its URL's scheme and drops its TLS context.
 
+The TLS floor: a third child (`--tls-floor`) only opens and closes connections to the same server, over TLS
+(asyncio's `create_connection` with `ssl.create_default_context()`, full handshake and verification against
+SSL_CERT_FILE, the server's session tickets read, close_notify sent) and over plain TCP; the difference per
+connection is what any asyncio client pays per wss session before sending a byte, the probe and the SDK alike.
+Beside it, each client's own wss - ws difference per turn.
+
 Printed last: the probe's CPU per turn as a fraction of the SDK's, worst of the four rows (target <= 0.5).
 """
 
@@ -144,6 +150,38 @@ async def _sdk_turns(kind: str, turns: int, base_url: str) -> None:
                 raise SystemExit("sdk: a turn without audio")
 
 
+# --- the TLS floor (child process) --------------------------------------------------------------------------
+
+
+async def _connections(count: int, port: int, tls: bool) -> None:
+    import ssl  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    context = ssl.create_default_context() if tls else None  # once, as aiohttp and the SDK create theirs
+
+    class Quiet(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.lost = loop.create_future()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.lost.set_result(None)
+
+    for _ in range(count):
+        transport, protocol = await loop.create_connection(
+            Quiet, "127.0.0.1", port, ssl=context, server_hostname="127.0.0.1" if tls else None
+        )
+        await asyncio.sleep(0.002)  # the server's NewSessionTickets arrive and are read, as in a session
+        transport.close()
+        async with asyncio.timeout(10):
+            await protocol.lost
+
+
+def _floor_command(count: int, port: int, tls: bool) -> list[str]:
+    return [sys.executable, __file__, "--tls-floor", str(port), "--turns", str(count)] + (
+        ["--tls"] if tls else []
+    )
+
+
 # --- the benchmark ------------------------------------------------------------------------------------------
 
 
@@ -157,7 +195,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sdk", choices=["text", "audio"], help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--tls-floor", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tls", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.tls_floor:
+        asyncio.run(_connections(args.turns, args.tls_floor, args.tls))
+        return
     if args.sdk:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         asyncio.run(_sdk_turns(args.sdk, args.turns, args.base_url))
@@ -167,6 +210,7 @@ def main() -> None:
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.1f}"
     )
     ratios = []
+    rows: dict[tuple[str, str], tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         servers = []
         try:
@@ -199,11 +243,30 @@ def main() -> None:
                         )
                     probe, sdk = statistics.median(ours), statistics.median(theirs)
                     ratios.append(probe / sdk)
+                    rows[scheme, kind] = (probe, sdk)
                     print(
                         f"{scheme:3} {kind:5}: live-monitor probe {probe * 1e3:5.1f} ms CPU per turn, "
                         f"google-genai {sdk * 1e3:5.1f} ms: ratio {probe / sdk:.2f} "
                         f"(runs {_pairs(ours, theirs)})"
                     )
+            env = {**os.environ, "SSL_CERT_FILE": str(Path(scratch) / "ca.pem")}
+            (_, ws_port, _), (_, wss_port, _) = servers
+            floors = [
+                per_turn(lambda n: _floor_command(n, wss_port, True), env, args.turns)
+                - per_turn(lambda n: _floor_command(n, ws_port, False), env, args.turns)
+                for _ in range(args.repeats)
+            ]
+            print(
+                f"TLS floor (connect + full handshake + close, wss - ws, any asyncio client): "
+                f"{statistics.median(floors) * 1e3:.1f} ms per session "
+                f"(runs {', '.join(f'{f * 1e3:.1f}' for f in floors)})"
+            )
+            for kind in ("text", "audio"):
+                (pw, sw), (ps, ss) = rows["ws", kind], rows["wss", kind]
+                print(
+                    f"wss - ws, {kind:5}: live-monitor probe {(ps - pw) * 1e3:.1f} ms, "
+                    f"google-genai {(ss - sw) * 1e3:.1f} ms per turn"
+                )
         finally:
             for _, _, server in servers:
                 server.terminate()
