@@ -72,18 +72,6 @@ class SwitchableHealth:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "records.db")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
-
-
-@pytest.fixture
 def metrics(registry: CollectorRegistry) -> ProbeMetrics:
     probe_metrics = ProbeMetrics(registry)
     probe_metrics.register_targets(ENDPOINT, MODELS, [ProbeKind.TEXT, ProbeKind.AUDIO])

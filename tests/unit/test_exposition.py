@@ -47,11 +47,6 @@ def an_incident(metrics: ProbeMetrics) -> None:
 
 
 @pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
-
-
-@pytest.fixture
 def metrics(registry: CollectorRegistry) -> ProbeMetrics:
     probe_metrics = ProbeMetrics(registry)
     probe_metrics.register_targets(ENDPOINT, MODELS, PROBES)

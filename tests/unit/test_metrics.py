@@ -27,11 +27,6 @@ INCIDENT_LABELS = {
 
 
 @pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
-
-
-@pytest.fixture
 def metrics(registry: CollectorRegistry) -> ProbeMetrics:
     probe_metrics = ProbeMetrics(registry)
     probe_metrics.register_targets(

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -32,18 +31,6 @@ from tests.history import ok_turn
 ENDPOINT = "gemini-api"
 OK_LABELS = {"endpoint": ENDPOINT, "probe": "text", "outcome": "ok", "cause": "none", "code": "", "phase": ""}
 SMALL_BUDGETS = PhaseBudgets(connect=0.1, setup=0.1, first_response=0.2, turn=0.3)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "monitor.sqlite3")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
 
 
 @pytest.fixture

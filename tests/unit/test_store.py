@@ -10,7 +10,6 @@ import statistics
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,13 +23,6 @@ from tests.history import ALIAS, ENDPOINT, PINNED, incident_000_failure, ok_turn
 NOW = datetime(2026, 5, 27, 18, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
 FAILURES = [o for o in Outcome if o is not Outcome.OK]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "records.db")
-    yield opened
-    opened.close()
 
 
 def minutes_ago(minutes: float) -> datetime:
