@@ -353,17 +353,7 @@ async def _next(
     by_goaway = goaway is not None and (deadline is None or goaway <= deadline)
     limit = goaway if by_goaway else deadline
     try:
-        # A frame already queued is taken without arming a timer (the deadline check below still applies
-        # when none is): most frames of a turn arrive in bursts, and a timer per frame is the probe's
-        # largest asyncio cost.
-        if limit is None or (session.ready() and limit > clock.monotonic()):
-            at, data = await session.receive()
-        else:
-            left = limit - clock.monotonic()
-            if left <= 0:  # frames already queued return without a suspension, so no timer could fire
-                raise TimeoutError
-            async with asyncio.timeout(left):
-                at, data = await session.receive()
+        at, data = await session.receive(limit)
     except TimeoutError:
         if by_goaway:
             await session.close(1000, "goAway", goaway=True)

@@ -132,6 +132,10 @@ class LiveSession:
         self._arrived = asyncio.Event()
         self._ending: Ending | None = None
         self._ended = asyncio.Event()
+        # One timer for the receive deadline, re-armed only when the deadline changes: a timer armed and
+        # cancelled per frame (asyncio.timeout around each receive) was the probe's largest asyncio cost.
+        self._alarm: asyncio.TimerHandle | None = None
+        self._alarm_at: float | None = None
         self._reader = asyncio.create_task(self._read(), name="live-session-reader")
 
     @classmethod
@@ -188,9 +192,21 @@ class LiveSession:
                 raise self._ending.error() from None
             raise ConnectionLost(f"send failed: {type(exc).__name__}") from None
 
-    async def receive(self) -> tuple[float, bytes | str]:
-        """The next frame with its receipt mark; raises the ending's error once the socket has ended."""
-        while not self._frames:
+    async def receive(self, deadline: float | None = None) -> tuple[float, bytes | str]:
+        """The next frame with its receipt mark; raises the ending's error once the socket has ended.
+
+        With a `deadline` (the clock's monotonic time), TimeoutError once it has passed, even if a frame is
+        queued: a frame taken after its deadline is late, whenever the reader marked it.
+        """
+        while True:
+            if deadline is not None:
+                left = deadline - self._clock.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+            if self._frames:
+                break
+            if deadline is not None:
+                self._arm(deadline, left)
             self._arrived.clear()
             await self._arrived.wait()
         item = self._frames[0]
@@ -202,6 +218,23 @@ class LiveSession:
             self._drained.set()
         return item
 
+    def _arm(self, deadline: float, left: float) -> None:
+        """Wake `receive()` at `deadline`; a timer for the same deadline is kept (one a phase, not a frame).
+
+        The timer runs on the loop's clock; if it fires while the session's clock says the deadline has not
+        passed (an injected clock), `receive()` sees time left and arms it again."""
+        if self._alarm is not None:
+            if self._alarm_at == deadline:
+                return
+            self._alarm.cancel()
+        self._alarm_at = deadline
+        self._alarm = asyncio.get_running_loop().call_later(left, self._wake)
+
+    def _wake(self) -> None:
+        self._alarm = None
+        self._alarm_at = None
+        self._arrived.set()
+
     def ready(self) -> bool:
         """Whether a frame (not the ending) has already arrived and waits to be received."""
         return bool(self._frames) and not isinstance(self._frames[0], Ending)
@@ -210,6 +243,9 @@ class LiveSession:
         """Close from our side (recorded as client-initiated unless the socket had already ended)."""
         if self._ending is None:
             self._end(Ending(self._clock.monotonic(), "client", code, reason, goaway=goaway))
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
         # Bounded: on the timeout aiohttp's close() is cancelled, and it then drops the connection.
         with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
             async with asyncio.timeout(self._close_seconds):

@@ -112,13 +112,14 @@ async def run_probe(
     secrets = [target.api_key.get_secret_value()]
     trace = Trace.within(target.limits)
     failed_at: float | None = None
+    audio: AudioCheck | None = None  # the audio check, once it has run
     try:
         endpoint = await _session_endpoint(target, http, clock, trace, secrets)
         plan = plans.turn_plan(kind, target)
         await converse(
             http, endpoint, plan, budgets=target.budgets, limits=target.limits, clock=clock, trace=trace
         )
-        observation, detail = _check(kind, target, trace)
+        observation, detail, audio = _check(kind, target, trace)
     except asyncio.CancelledError:
         raise
     except Exception as error:  # noqa: BLE001 - the one boundary where failures become outcomes
@@ -129,7 +130,10 @@ async def run_probe(
             detail = _redacted(f"{type(error).__name__}: {error}", secrets)
             _log_bug(error, secrets)
     try:
-        result = _result(target, kind, run_id, started_at, trace, observation, safe_text(detail), failed_at)
+        result = _result(
+            target, kind, run_id, started_at, trace, observation, safe_text(detail), failed_at,
+            audio_seconds=_audio_seconds(trace, audio),
+        )  # fmt: skip
         if (
             observation is not None
             and target.recover
@@ -218,27 +222,44 @@ def _span(
         timings[phase] = max(0.0, marks[end] - marks[start])
 
 
-def _check(kind: ProbeKind, target: ProbeTarget, trace: Trace) -> tuple[Observation | None, str]:
-    """Checks on a completed turn: something came back, the audio is real, the transcript is there."""
+def _check(
+    kind: ProbeKind, target: ProbeTarget, trace: Trace
+) -> tuple[Observation | None, str, AudioCheck | None]:
+    """Checks on a completed turn: something came back, the audio is real, the transcript is there.
+
+    The audio check is returned when it ran, so the record's duration comes from the same decoding."""
     transcript = "".join(trace.transcript).strip()
     text = "".join(trace.text).strip()
     if not trace.audio and not transcript and not text:
-        return Observation(mechanism=Mechanism.EMPTY_TURN), "turnComplete with no audio and no transcript"
+        empty = "turnComplete with no audio and no transcript"
+        return Observation(mechanism=Mechanism.EMPTY_TURN), empty, None
+    audio = None
     if _wants_audio(target):
         audio = _audio_check(trace)
         if audio.problem:
-            return Observation(mechanism=Mechanism.VALIDATION), audio.problem
+            return Observation(mechanism=Mechanism.VALIDATION), audio.problem, audio
     if kind is ProbeKind.TEXT and plans.wants(target, "outputAudioTranscription") and not transcript:
-        return Observation(mechanism=Mechanism.VALIDATION), "the output transcript is empty"
+        return Observation(mechanism=Mechanism.VALIDATION), "the output transcript is empty", audio
     if kind is ProbeKind.TOOL and trace.tool_calls == 0:
-        return Observation(mechanism=Mechanism.VALIDATION), "the model answered without calling the tool"
-    return None, ""
+        untooled = "the model answered without calling the tool"
+        return Observation(mechanism=Mechanism.VALIDATION), untooled, audio
+    return None, "", audio
 
 
 def _audio_check(trace: Trace) -> AudioCheck:
     return check_audio(
         trace.audio, dropped_bytes=trace.audio_dropped_bytes, dropped_mimes=trace.dropped_mimes
     )
+
+
+def _audio_seconds(trace: Trace, audio: AudioCheck | None) -> float:
+    """The returned audio's duration: from the check when it ran (decoding the audio once), else checked now
+    (a failed turn, or a setup without AUDIO that was answered with audio anyway)."""
+    if audio is not None:
+        return audio.seconds
+    if trace.audio or trace.audio_dropped_bytes:
+        return _audio_check(trace).seconds
+    return 0.0
 
 
 def _wants_audio(target: ProbeTarget) -> bool:
@@ -257,6 +278,8 @@ def _result(  # noqa: PLR0917 - private assembly of the record from the run's pa
     observation: Observation | None,
     detail: str,
     failed_at: float | None,
+    *,
+    audio_seconds: float,
 ) -> ProbeResult:
     marks = trace.marks
     sent = marks.get("turn_sent")
@@ -307,7 +330,7 @@ def _result(  # noqa: PLR0917 - private assembly of the record from the run's pa
         close_initiator=ending.initiator if ending is not None else "",
         timings=timings,
         messages=tuple((kind_, at - origin) for kind_, at in trace.messages),
-        audio_seconds=_audio_check(trace).seconds if trace.audio or trace.audio_dropped_bytes else 0.0,
+        audio_seconds=audio_seconds,
         messages_dropped=trace.messages.dropped,
         prompt_tokens=usage.prompt_tokens if usage else None,
         response_tokens=usage.response_tokens if usage else None,
