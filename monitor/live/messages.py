@@ -250,6 +250,15 @@ def parse_server_frame(
     integers and non-finite numbers are protocol errors naming the limit. Unknown keys are recorded under
     `bounds.kind_name`, at most `bounds.MAX_UNKNOWN_KINDS` per frame and the rest counted in one entry.
     """
+    if depth >= _STREAMED_DEPTH:
+        streamed = _streamed(data)
+        if streamed is not None:
+            return streamed
+    return _parse(data, depth=depth, integer_digits=integer_digits)
+
+
+def _parse(data: bytes | str, *, depth: int, integer_digits: int) -> ServerMessage:
+    """The general path: any frame, any key spelling, every bound checked."""
     try:
         decoded = _decode(data)
     except RecursionError:
@@ -262,6 +271,10 @@ def parse_server_frame(
     if not isinstance(decoded, dict):
         raise ProtocolError(f"server frame is JSON {type(decoded).__name__}, not an object")
     frame = bounds.normalise(decoded, depth=depth, integer_digits=integer_digits)
+    return _message(frame)
+
+
+def _message(frame: Mapping[str, Any]) -> ServerMessage:
     kinds: list[str] = []
     unknown = 0
     content: dict[str, Any] | None = None
@@ -288,6 +301,89 @@ def parse_server_frame(
         go_away_seconds=_go_away(frame),
         new_handle=_new_handle(frame) if "sessionResumptionUpdate" in frame else "",
         usage=_usage(frame),
+    )
+
+
+# The frames that make up almost every turn (audio chunks, transcriptions, generationComplete, turnComplete)
+# decoded straight into these types: no dict per level, no walk, no re-keying. Only the exact camelCase shape
+# with nothing else in it is taken (any other key, a null, a wrong type or a long MIME type fails the decode),
+# and a frame that fails is parsed by the general path, so both give the same message for every frame
+# (tests/unit/live/test_streamed_frames.py checks that with generated frames). Its nesting is at most
+# `_STREAMED_DEPTH` and it holds no number, so the bounds the general path enforces cannot be exceeded.
+class _Blob(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    mime_type: str | msgspec.UnsetType = msgspec.UNSET
+    data: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class _Part(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    inline_data: _Blob | msgspec.UnsetType = msgspec.UNSET
+    text: str = ""
+
+
+class _Turn(msgspec.Struct, forbid_unknown_fields=True):
+    role: str | msgspec.UnsetType = msgspec.UNSET
+    parts: list[_Part] | msgspec.UnsetType = msgspec.UNSET
+
+
+class _Transcription(msgspec.Struct, forbid_unknown_fields=True):
+    text: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class _Content(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    model_turn: _Turn | msgspec.UnsetType = msgspec.UNSET
+    input_transcription: _Transcription | msgspec.UnsetType = msgspec.UNSET
+    output_transcription: _Transcription | msgspec.UnsetType = msgspec.UNSET
+    generation_complete: bool = False
+    turn_complete: bool = False
+    interrupted: bool = False
+
+
+class _Streamed(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    server_content: _Content
+
+
+_STREAMED: Final = msgspec.json.Decoder(_Streamed)
+_STREAMED_DEPTH: Final = 6  # frame > serverContent > modelTurn > parts > part > inlineData
+
+
+def _streamed(data: bytes | str) -> ServerMessage | None:
+    """The message of a frame of the streamed shape, None for any other frame (the general path's)."""
+    try:
+        content = _STREAMED.decode(data).server_content
+    except msgspec.DecodeError:
+        return None
+    turn, said, heard = content.model_turn, content.output_transcription, content.input_transcription
+    audio: list[AudioChunk] = []
+    text: list[str] = []
+    if turn and turn.parts:
+        for part in turn.parts:
+            blob = part.inline_data
+            if blob is not msgspec.UNSET:
+                mime_type = blob.mime_type or ""
+                if len(mime_type) > _MIME_CHARS:
+                    return None  # the general path names the problem
+                audio.append(AudioChunk(mime_type=mime_type, data=blob.data or ""))
+            text.append(part.text)
+    present = (
+        turn is not msgspec.UNSET and (turn.role is not msgspec.UNSET or turn.parts is not msgspec.UNSET),
+        heard is not msgspec.UNSET and heard.text is not msgspec.UNSET,
+        said is not msgspec.UNSET and said.text is not msgspec.UNSET,
+        content.generation_complete,
+        content.turn_complete,
+        content.interrupted,
+    )
+    kinds = tuple(_CONTENT_KIND_NAMES[k] for k, there in zip(_CONTENT_KINDS, present, strict=True) if there)
+    return ServerMessage(
+        kinds=kinds or ("serverContent",),
+        content=ServerContent(
+            audio=tuple(audio),
+            text="".join(text),
+            output_transcript=said.text or "" if said else "",
+            input_transcript=heard.text or "" if heard else "",
+            generation_complete=content.generation_complete,
+            turn_complete=content.turn_complete,
+            interrupted=content.interrupted,
+        ),
     )
 
 
