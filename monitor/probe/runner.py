@@ -27,7 +27,6 @@ from dataclasses import replace
 from datetime import datetime
 
 import aiohttp
-import msgspec
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.live import messages as wire
@@ -46,7 +45,6 @@ from monitor.probe.target import ProbeTarget
 __all__ = ["endpoint_of", "longest_run", "run_probe"]
 
 _log = logging.getLogger(__name__)
-_ENCODER = msgspec.json.Encoder()
 # Mechanisms after which no recovery attempt is made: our bug, and no credential (a recovery session would
 # need the credential that could not be had; the token service's failure is recorded as it is).
 _OWN_FAULTS = frozenset({Mechanism.BUG, Mechanism.CREDENTIALS})
@@ -157,7 +155,9 @@ async def run_probe(
 
 def _within_record_limit(result: ProbeResult, limit: int) -> ProbeResult:
     """`result` with messages cut from the middle of its list until its JSON record fits in `limit` bytes."""
-    while len(result.messages) > 2 and _record_bytes(result, limit) > limit:
+    if _record_bound(result) <= limit:
+        return result  # nearly every turn: a few kB of record against a limit of tens of kB
+    while len(result.messages) > 2 and _record_bytes(result) > limit:
         messages = [entry for entry in result.messages if entry[0] != DROPPED_KIND]
         keep = max(1, len(messages) // 4)
         cut = messages[keep:-keep]
@@ -168,17 +168,24 @@ def _within_record_limit(result: ProbeResult, limit: int) -> ProbeResult:
     return result
 
 
-def _record_bytes(result: ProbeResult, limit: int) -> int:
-    """The size of the record's JSON as the store writes it (json.dumps), computed only when it could matter.
-
-    msgspec's compact encoding is a lower bound and at most 6x smaller (every character escaped as \\uXXXX
-    at worst), so a record whose compact form is under a sixth of the limit fits without the slow encoding
-    (the common case: a few kB against a limit of hundreds).
-    """
-    compact = len(_ENCODER.encode(result.to_record()))
-    if compact * 6 <= limit:
-        return compact
+def _record_bytes(result: ProbeResult) -> int:
+    """The size of the record's JSON as the store writes it (json.dumps)."""
     return len(json.dumps(result.to_record()).encode())
+
+
+# What a record's JSON holds besides its free strings and messages: the field names, the enum values, the
+# timings and tokens, the recovery and punctuation (under 700 bytes; twice that for margin).
+_RECORD_FIXED_BYTES = 1400
+
+
+def _record_bound(result: ProbeResult) -> int:
+    """An upper bound on the record's JSON size, without building it: every character of a free string at
+    most 12 bytes (an astral character as two escaped surrogates), every message entry at most 40 bytes
+    besides its kind (brackets, separators and a 24-character number)."""
+    recovery = result.recovery.detail if result.recovery is not None else ""
+    texts = (result.run_id, result.vantage, result.endpoint, result.model, result.close_reason, result.detail)
+    chars = sum(map(len, texts)) + len(recovery) + sum(len(kind) for kind, _ in result.messages)
+    return 12 * chars + 40 * len(result.messages) + _RECORD_FIXED_BYTES
 
 
 async def _recover(
