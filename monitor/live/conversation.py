@@ -71,6 +71,9 @@ class Limits(Protocol):
 DROPPED_KIND = "~dropped"
 # Distinct MIME types of audio counted beyond the kept bytes, kept for the checks.
 _DROPPED_MIMES = 4
+# What a kept chunk is charged at the least: its objects (chunk, bytes, MIME string) take about 200 bytes even
+# when its audio is empty. Real chunks (40-240 ms, 1,920-11,520 bytes) are charged their length.
+_CHUNK_COST = 256
 
 
 @dataclass(slots=True)
@@ -138,7 +141,7 @@ class Trace:
     messages: MessageLog = field(default_factory=MessageLog)  # (kind, monotonic mark)
     audio: list[wire.AudioChunk] = field(default_factory=list)  # kept, up to audio_limit decoded bytes
     audio_limit: int = 2 * 1024 * 1024
-    audio_kept_bytes: int = 0
+    audio_kept_bytes: int = 0  # charged bytes: decoded PCM, at least _CHUNK_COST a chunk
     audio_dropped_bytes: int = 0  # decoded length of the chunks counted but not kept
     dropped_mimes: set[str] = field(default_factory=set)
     depth: int = wire.DEFAULT_JSON_DEPTH
@@ -166,12 +169,16 @@ class Trace:
         self.marks.setdefault(name, at)
 
     def add_audio(self, chunks: Sequence[wire.AudioChunk]) -> None:
-        """Keep chunks while under the audio limit; past it count their decoded length and MIME types."""
+        """Keep chunks while under the audio limit; past it count their decoded length and MIME types.
+
+        A kept chunk is charged at least `_CHUNK_COST` bytes: a flood of empty or undecodable chunks costs
+        memory for every object kept, and is bounded by the same limit as real audio."""
         for chunk in chunks:
-            size = len(chunk.data) * 3 // 4  # decoded length of base64 (padding aside), without decoding
-            if self.audio_kept_bytes + size <= self.audio_limit:
+            size = len(chunk.pcm) if chunk.pcm is not None else 0
+            cost = max(size, _CHUNK_COST)
+            if self.audio_kept_bytes + cost <= self.audio_limit:
                 self.audio.append(chunk)
-                self.audio_kept_bytes += size
+                self.audio_kept_bytes += cost
                 continue
             self.audio_dropped_bytes += size
             if len(self.dropped_mimes) < _DROPPED_MIMES:

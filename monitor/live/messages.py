@@ -5,12 +5,16 @@ arrive as binary (UTF-8 JSON, what the real service sends) or text frames, with 
 at any level; both are accepted. A frame that is not a JSON object, carries none of the known server messages,
 or has a known message of the wrong shape raises `ProtocolError` (it becomes the `protocol_error` outcome).
 
-Audio stays base64 text here: decoding happens after the turn, never on the timed receive path.
+Audio is decoded from base64 as its frame is parsed. On the streamed path msgspec reads the base64 string
+straight into bytes, which costs what reading it as text did (about 18 us for a 9 kB audio frame either way),
+so the timed receive path does no more work than before; the marks themselves are taken at the socket, before
+any frame is parsed.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import copy
 import functools
 import json
@@ -201,7 +205,9 @@ def tool_response(call_id: str, name: str, response: Mapping[str, Any]) -> dict[
 @dataclass(frozen=True, slots=True)
 class AudioChunk:
     mime_type: str
-    data: str  # base64, decoded after the turn
+    # `data` decoded from base64 as the frame is parsed (msgspec decodes it for the cost of reading the JSON
+    # string); None when it is not strict standard base64, which the audio check reports after the turn.
+    pcm: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +318,7 @@ def _message(frame: Mapping[str, Any]) -> ServerMessage:
 # `_STREAMED_DEPTH` and it holds no number, so the bounds the general path enforces cannot be exceeded.
 class _Blob(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     mime_type: str | msgspec.UnsetType = msgspec.UNSET
-    data: str | msgspec.UnsetType = msgspec.UNSET
+    data: bytes | msgspec.UnsetType = msgspec.UNSET  # base64 that msgspec refuses fails the decode
 
 
 class _Part(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -362,7 +368,7 @@ def _streamed(data: bytes | str) -> ServerMessage | None:
                 mime_type = blob.mime_type or ""
                 if len(mime_type) > _MIME_CHARS:
                     return None  # the general path names the problem
-                audio.append(AudioChunk(mime_type=mime_type, data=blob.data or ""))
+                audio.append(AudioChunk(mime_type=mime_type, pcm=blob.data or b""))
             text.append(part.text)
     present = (
         turn is not msgspec.UNSET and (turn.role is not msgspec.UNSET or turn.parts is not msgspec.UNSET),
@@ -424,6 +430,26 @@ def _decode(data: bytes | str) -> Any:
         return json.loads(data)
 
 
+_BASE64: Final = msgspec.json.Decoder(bytes)
+
+
+def _base64(text: str) -> bytes | None:
+    """Strict standard base64 (what `base64.b64decode(text, validate=True)` accepts), None for anything else;
+    about twice as fast as `base64`: msgspec's decoder reads a JSON string as bytes. A quote or backslash is
+    never base64, and refused before the text is wrapped as a JSON string (where it would be an escape)."""
+    if '"' in text or "\\" in text:
+        return None
+    try:
+        return _BASE64.decode(f'"{text}"'.encode())
+    except msgspec.DecodeError:
+        pass  # invalid base64, a control character, or a form msgspec refuses but base64 allows ("0000=")
+    # A refusal is rare for a real server's audio: the strict decoder gives the final verdict then.
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def _content_kinds(content: Mapping[str, Any]) -> list[str]:
     kinds = [_CONTENT_KIND_NAMES[k] for k in _CONTENT_KINDS if content.get(k)]
     return kinds or ["serverContent"]
@@ -442,7 +468,7 @@ def _content(content: Mapping[str, Any]) -> ServerContent:
                 raise ProtocolError(
                     f"inlineData.mimeType of {len(mime_type)} characters (at most {_MIME_CHARS})"
                 )
-            audio.append(AudioChunk(mime_type=mime_type, data=_string(blob, "data")))
+            audio.append(AudioChunk(mime_type=mime_type, pcm=_base64(_string(blob, "data"))))
         text.append(_string(part, "text"))
     return ServerContent(
         audio=tuple(audio),

@@ -136,8 +136,8 @@ class TestBoundedTrace:
     def test_audio_past_the_limit_is_counted_not_kept(self) -> None:
         """Chunks beyond the kept bytes add to the dropped count and their MIME type is remembered."""
         trace = Trace.within(ProbeLimits(audio_bytes=300))
-        chunk = wire.AudioChunk("audio/pcm;rate=24000", "A" * 400)  # 300 decoded bytes
-        trace.add_audio([chunk, chunk, wire.AudioChunk("audio/pcm;rate=8000", "A" * 400)])
+        chunk = wire.AudioChunk("audio/pcm;rate=24000", bytes(300))
+        trace.add_audio([chunk, chunk, wire.AudioChunk("audio/pcm;rate=8000", bytes(300))])
         assert trace.audio == [chunk]
         assert (trace.audio_kept_bytes, trace.audio_dropped_bytes) == (300, 600)
         assert trace.dropped_mimes == {"audio/pcm;rate=24000", "audio/pcm;rate=8000"}

@@ -284,7 +284,7 @@ class TestParse:
         text = json.dumps({"serverContent": {"modelTurn": {"parts": [AUDIO_PART]}}}, indent=2)
         message = wire.parse_server_frame(encode(text))
         assert message.content is not None
-        assert message.content.audio == (wire.AudioChunk("audio/pcm;rate=24000", "AAAA"),)
+        assert message.content.audio == (wire.AudioChunk("audio/pcm;rate=24000", b"\x00\x00\x00"),)
 
     def test_snake_case_at_every_level(self) -> None:
         frame = {
@@ -299,7 +299,7 @@ class TestParse:
         }
         message = wire.parse_server_frame(json.dumps(frame))
         assert message.content == wire.ServerContent(
-            audio=(wire.AudioChunk("audio/pcm;rate=24000", "AAAA"),),
+            audio=(wire.AudioChunk("audio/pcm;rate=24000", b"\x00\x00\x00"),),
             output_transcript="Paris",
             turn_complete=True,
         )

@@ -8,6 +8,7 @@ objects, long MIME types, duplicate keys, a byte of invalid UTF-8.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -51,7 +52,27 @@ def _merged(*parts: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict
     return st.tuples(*parts).map(lambda dicts: {k: v for d in dicts for k, v in d.items()})
 
 
-_BLOB = _merged(_maybe("mimeType", _MIMES), _maybe("data", st.sampled_from(["", "AAAA", "AAE=", "!"])))
+# Base64 and its edge forms: both paths must decode, or refuse, exactly what strict base64 does ("0000=" and
+# "AAE" are refused by msgspec, a newline reaches the decoder as a JSON escape).
+_DATA = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "AAAA",
+            "AAE=",
+            "!",
+            "0000=",
+            "AAAA====",
+            "AAE",
+            "A/AA",
+            "AA-_",
+            "AA==AA==",
+        ]
+    ),
+    st.binary(max_size=9).map(lambda raw: base64.b64encode(raw).decode()),
+    st.text(alphabet='AB/+=-_ \n\\"', max_size=9),
+)
+_BLOB = _merged(_maybe("mimeType", _MIMES), _maybe("data", _DATA))
 _PART = _merged(_maybe("inlineData", _BLOB), _maybe("text", st.text(max_size=4)), _rare("thought", _ODD))
 _TURN = _merged(_maybe("role", st.just("model")), _maybe("parts", st.lists(_PART, max_size=3)))
 _SAID = _maybe("text", st.text(max_size=6))
@@ -129,7 +150,7 @@ def test_the_real_service_frames_take_the_fast_path() -> None:
     message = wire.parse_server_frame(json.dumps(frames[0]).encode())
     assert message.kinds == ("serverContent.modelTurn",)
     assert message.content is not None
-    assert message.content.audio == (wire.AudioChunk("audio/pcm;rate=24000", "AAAAAQ=="),)
+    assert message.content.audio == (wire.AudioChunk("audio/pcm;rate=24000", b"\x00\x00\x00\x01"),)
 
 
 @pytest.mark.parametrize(
@@ -142,6 +163,9 @@ def test_the_real_service_frames_take_the_fast_path() -> None:
         b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": "A", "data": 5}}]}}}',
         b'{"serverContent": []}',
         b"[]",
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": "AA\\u0041A"}}]}}}',
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": "AA\\/A"}}]}}}',
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": "AA\\u0000A"}}]}}}',
     ],
 )
 def test_duplicate_keys_surrogates_and_bad_bytes_agree(data: bytes) -> None:

@@ -1,4 +1,4 @@
-"""The probe's fast base64 decoder accepts and refuses exactly what strict `base64.b64decode` does."""
+"""The fast base64 decoder of audio frames accepts and refuses exactly what strict `base64.b64decode` does."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import binascii
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.probe.audio import _b64decode
+from monitor.live.messages import _base64
 
 
 def _reference(text: str) -> bytes | None:
@@ -19,10 +19,7 @@ def _reference(text: str) -> bytes | None:
 
 
 def _ours(text: str) -> bytes | None:
-    try:
-        return _b64decode(text)
-    except ValueError:
-        return None
+    return _base64(text)
 
 
 @given(st.binary(max_size=600))
