@@ -115,7 +115,7 @@ def test_a_rate_that_is_no_number_fails_without_raising(mime: str) -> None:
 
 
 def test_the_rms_of_a_full_scale_buffer_is_exact() -> None:
-    """Full-scale samples square past int32 and are summed exactly in float64 blocks (RMS 32767)."""
+    """Full-scale samples square past int32 and are summed exactly in int64 blocks (RMS 32767)."""
     samples = np.full(200_000, 32_767, dtype=np.int16)
     assert check_audio([_received(PCM24, _pcm(samples))]).rms == pytest.approx(32_767.0)
 
@@ -128,7 +128,7 @@ def test_the_rms_of_a_full_scale_buffer_is_exact() -> None:
 )
 def test_the_sum_of_squares_is_exact_across_blocks(size: int, fill: str, seed: int) -> None:
     """Equal to the integer sum, at and around block edges, for random and both full-scale extremes (-32768
-    squares to 2**30): float64 holds every partial sum exactly."""
+    squares to 2**30): no block overflows or loses a unit."""
     rng = np.random.default_rng(seed)
     if fill == "random":
         samples = rng.integers(-32_768, 32_768, size=size, dtype=np.int16)
