@@ -293,7 +293,8 @@ async def _send_turn(
         async with asyncio.timeout(budgets.turn + pacing):
             for index, outgoing in enumerate(plan.messages):
                 if plan.pace_seconds and index:
-                    await asyncio.sleep(max(0.0, start + index * plan.pace_seconds - clock.monotonic()))
+                    # Read while waiting: a close or an early answer is marked when it comes.
+                    await session.listen(start + index * plan.pace_seconds)
                 await session.send(outgoing)
     except TimeoutError:
         raise PhaseTimeout("first_response", budgets.turn) from None

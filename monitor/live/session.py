@@ -1,8 +1,11 @@
 """One Live API WebSocket over aiohttp: credentials, the upgrade, sending, and frames marked at the socket.
 
-A reader task owns `ws.receive()`: it reads the monotonic clock the moment a frame is returned, before any
-parsing, and queues `(mark, payload)`; the conversation parses later. How the socket ended is kept as one
-`Ending` so a close we initiated (our deadline, our keepalive) is never mistaken for a server close.
+The conversation reads the socket itself (`receive`, and `listen` between paced sends): each frame is marked
+on the monotonic clock the moment aiohttp hands it over, before any parsing, and every frame aiohttp already
+holds is taken and marked with it, so frames that came in one read are not marked one parse apart. No reader
+task stands between the socket and the conversation: one task wake-up a frame instead of two, and one timer a
+deadline instead of one a frame. How the socket ended is kept as one `Ending` so a close we initiated (our
+deadline, our keepalive) is never mistaken for a server close.
 
 Keepalive (google/adk-python issue #3067): the service answers pings slowly under load (8-30 s),
 so a client ping with a short pong deadline kills healthy sessions with a self-inflicted "1011 keepalive
@@ -11,11 +14,12 @@ ping is sent by default (`heartbeat=None`). If a heartbeat is configured and its
 ending is recorded as client-initiated with `keepalive=True`, never as a server 1011.
 
 Bounds: aiohttp refuses a frame over `frame_bytes` while reading it (the ending is a protocol
-error naming the limit, as is any other WebSocket protocol violation); the queue between the reader and the
-conversation holds at most about `frame_bytes` (or 256 frames), after which the reader waits (only a flood
-gets that far ahead, so only a flood's marks are delayed); and our close handshake is cut at `close_seconds`:
-aiohttp's `ws.close()` reads until the server's close frame with a per-read timeout only, so a server that
-keeps sending would hold it for ever. Cancelling it makes aiohttp drop the connection.
+error naming the limit, as is any other WebSocket protocol violation), and pauses the socket while its own
+queue holds more than 128 KiB; frames taken ahead of the conversation stop at about `frame_bytes` (or 256
+frames); after 256 frames read without a wait (a flood) the session yields to the other probes; and our close
+handshake is cut at `close_seconds`: aiohttp's `ws.close()` reads until the server's close frame with a
+per-read timeout only, so a server that keeps sending would hold it for ever. Cancelling it makes aiohttp
+drop the connection.
 """
 
 from __future__ import annotations
@@ -52,10 +56,11 @@ _ENCODER = msgspec.json.Encoder()
 _CLOSE_WAIT_SECONDS = 2.0
 # aiohttp's own default frame limit (ProbeLimits.frame_bytes).
 _FRAME_BYTES = 4 * 1024 * 1024
-# Frames queued before the reader waits: the conversation parses a queued frame without a suspension, so this
-# also bounds how long a flood of tiny frames can hold the event loop (the other probes) between two yields.
+# Frames taken ahead of the conversation, and read without a wait before the session yields: bounds how long a
+# flood of tiny frames can hold the event loop (the other probes) between two yields.
 _QUEUE_FRAMES = 256
-# After a failed send, how long the reader gets to report the close frame that explains it.
+_DATA_TYPES = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
+# After a failed send, how long we read for the close frame that explains it.
 _SEND_FAILURE_GRACE_SECONDS = 0.5
 _KEY_PARAM = re.compile(r"((?:key|access_token)=)[^&\s'\"]*")
 
@@ -127,16 +132,15 @@ class LiveSession:
         self._close_seconds = close_seconds
         self._frames: deque[tuple[float, bytes | str] | Ending] = deque()
         self._queued = 0  # bytes of frames in `_frames`
-        self._drained = asyncio.Event()  # set whenever the queue is under its bound
-        self._drained.set()
-        self._arrived = asyncio.Event()
+        self._taken = 0  # frames read since the last forced yield
         self._ending: Ending | None = None
-        self._ended = asyncio.Event()
-        # One timer for the receive deadline, re-armed only when the deadline changes: a timer armed and
-        # cancelled per frame (asyncio.timeout around each receive) was the probe's largest asyncio cost.
+        # One timer for the receive deadline, re-armed only when the deadline changes (a timer armed and
+        # cancelled per frame was the probe's largest asyncio cost). When it fires during a read it cancels
+        # the task doing the read, which `_pull` turns into TimeoutError, as asyncio.timeout does.
         self._alarm: asyncio.TimerHandle | None = None
         self._alarm_at: float | None = None
-        self._reader = asyncio.create_task(self._read(), name="live-session-reader")
+        self._reading: asyncio.Task[Any] | None = None  # the task inside ws.receive(), for the alarm
+        self._expired = False
 
     @classmethod
     async def open(
@@ -185,9 +189,8 @@ class LiveSession:
             # on a 4 kB base64 audio chunk (an audio turn sends dozens).
             await self._ws.send_str(_ENCODER.encode(message).decode())
         except (ConnectionError, aiohttp.ClientError) as exc:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_SEND_FAILURE_GRACE_SECONDS):
-                    await self._ended.wait()
+            # The close frame that explains the failure may already be on its way: read for it, briefly.
+            await self.listen(self._clock.monotonic() + _SEND_FAILURE_GRACE_SECONDS, until_ending=True)
             if self._ending is not None:
                 raise self._ending.error() from None
             raise ConnectionLost(f"send failed: {type(exc).__name__}") from None
@@ -196,63 +199,120 @@ class LiveSession:
         """The next frame with its receipt mark; raises the ending's error once the socket has ended.
 
         With a `deadline` (the clock's monotonic time), TimeoutError once it has passed, even if a frame is
-        queued: a frame taken after its deadline is late, whenever the reader marked it.
+        queued: a frame taken after its deadline is late, whenever it was marked.
         """
-        while True:
-            if deadline is not None:
-                left = deadline - self._clock.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-            if self._frames:
-                break
-            if deadline is not None:
-                self._arm(deadline, left)
-            self._arrived.clear()
-            await self._arrived.wait()
+        if deadline is not None and deadline <= self._clock.monotonic():
+            raise TimeoutError
+        if not self._frames:
+            await self._pull(deadline)
         item = self._frames[0]
         if isinstance(item, Ending):
             raise item.error()  # left in place: every later call sees the same ending
         self._frames.popleft()
         self._queued -= len(item[1])
-        if self._queued <= self._frame_bytes and len(self._frames) <= _QUEUE_FRAMES:
-            self._drained.set()
         return item
 
-    def _arm(self, deadline: float, left: float) -> None:
-        """Wake `receive()` at `deadline`; a timer for the same deadline is kept (one a phase, not a frame).
-
-        The timer runs on the loop's clock; if it fires while the session's clock says the deadline has not
-        passed (an injected clock), `receive()` sees time left and arms it again."""
-        if self._alarm is not None:
-            if self._alarm_at == deadline:
-                return
-            self._alarm.cancel()
-        self._alarm_at = deadline
-        self._alarm = asyncio.get_running_loop().call_later(left, self._wake)
-
-    def _wake(self) -> None:
-        self._alarm = None
-        self._alarm_at = None
-        self._arrived.set()
+    async def listen(self, until: float, *, until_ending: bool = False) -> None:
+        """Mark and queue what the server sends until `until` (the clock's monotonic time), as a sleep would
+        wait; with `until_ending`, return as soon as the socket has ended. Used between paced sends, so a
+        close or an early answer is marked when it arrives, not when the sending is done."""
+        with contextlib.suppress(TimeoutError):
+            while self._ending is None and not self._full():
+                await self._pull(until)
+        if until_ending and self._ending is not None:
+            return
+        left = until - self._clock.monotonic()
+        if left > 0:
+            await asyncio.sleep(left)  # the session has ended or a flood filled the queue: just wait
 
     def ready(self) -> bool:
         """Whether a frame (not the ending) has already arrived and waits to be received."""
-        return bool(self._frames) and not isinstance(self._frames[0], Ending)
+        if self._frames:
+            return not isinstance(self._frames[0], Ending)
+        return self._buffered()
 
     async def close(self, code: int = 1000, reason: str = "", *, goaway: bool = False) -> None:
         """Close from our side (recorded as client-initiated unless the socket had already ended)."""
         if self._ending is None:
             self._end(Ending(self._clock.monotonic(), "client", code, reason, goaway=goaway))
-        if self._alarm is not None:
-            self._alarm.cancel()
-            self._alarm = None
+        self._disarm()
         # Bounded: on the timeout aiohttp's close() is cancelled, and it then drops the connection.
         with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
             async with asyncio.timeout(self._close_seconds):
                 await self._ws.close(code=code, message=reason.encode()[:123])
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
+
+    async def _pull(self, deadline: float | None) -> None:
+        """Read one message from aiohttp (frame or ending) into the queue, and every frame it already holds.
+
+        Each frame is marked the moment aiohttp hands it over, before any is parsed: frames that came in the
+        same read are marked together, not one parse apart. TimeoutError at `deadline`."""
+        if self._taken >= _QUEUE_FRAMES:
+            # A long run of frames read without waiting (a flood): let the other probes run.
+            self._taken = 0
+            await asyncio.sleep(0)
+        message = await self._wait(deadline)
+        self._take(self._clock.monotonic(), message)  # the mark: nothing may run between receipt and this
+        while self._ending is None and not self._full() and self._buffered():
+            message = await self._ws.receive()  # a frame is buffered: this returns without waiting
+            self._take(self._clock.monotonic(), message)
+
+    async def _wait(self, deadline: float | None) -> aiohttp.WSMessage:
+        task = asyncio.current_task()
+        assert task is not None
+        while True:
+            if deadline is not None:
+                left = deadline - self._clock.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self._arm(deadline, left)
+            cancelling = task.cancelling()
+            self._reading = task
+            try:
+                return await self._ws.receive()
+            except asyncio.CancelledError:
+                if not self._expired or task.uncancel() > cancelling:
+                    raise  # not our alarm: someone else cancelled the probe
+            finally:
+                self._reading = None
+                self._expired = False
+            # Our alarm fired; the loop's clock may differ from an injected clock, which decides.
+
+    def _arm(self, deadline: float, left: float) -> None:
+        """Expire the read at `deadline`; a timer for the same deadline is kept (one a phase, not a frame)."""
+        if self._alarm is not None:
+            if self._alarm_at == deadline:
+                return
+            self._alarm.cancel()
+        self._alarm_at = deadline
+        self._alarm = asyncio.get_running_loop().call_later(left, self._expire)
+
+    def _disarm(self) -> None:
+        if self._alarm is not None:
+            self._alarm.cancel()
+        self._alarm = None
+        self._alarm_at = None
+
+    def _expire(self) -> None:
+        self._alarm = None
+        self._alarm_at = None
+        if self._reading is not None and not self._expired:
+            self._expired = True
+            self._reading.cancel()
+
+    def _full(self) -> bool:
+        return self._queued > self._frame_bytes or len(self._frames) >= _QUEUE_FRAMES
+
+    def _buffered(self) -> bool:
+        """Whether aiohttp holds a data frame that `ws.receive()` would return without waiting.
+
+        aiohttp has no public call for this; its queue's buffer is read, and without it (another aiohttp)
+        frames are still read correctly, only marked one at a time (tests/unit/live/test_session.py checks
+        the installed aiohttp has it)."""
+        buffer = getattr(getattr(self._ws, "_reader", None), "_buffer", None)
+        if not buffer:
+            return False
+        head = buffer[0][0]
+        return getattr(head, "type", None) in _DATA_TYPES
 
     def _violation(self, error: aiohttp.WebSocketError) -> str:
         if error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
@@ -262,33 +322,25 @@ class LiveSession:
     def _end(self, ending: Ending) -> None:
         if self._ending is None:
             self._ending = ending
-            self._ended.set()
             self._frames.append(ending)
-            self._arrived.set()
+            self._disarm()
 
-    async def _read(self) -> None:
-        ws = self._ws
-        while True:
-            message = await ws.receive()
-            at = self._clock.monotonic()  # the mark: nothing may run between receipt and this line
-            kind = message.type
-            if kind is aiohttp.WSMsgType.BINARY or kind is aiohttp.WSMsgType.TEXT:
-                self._frames.append((at, message.data))
-                self._queued += len(message.data)
-                self._arrived.set()
-                if self._queued > self._frame_bytes or len(self._frames) > _QUEUE_FRAMES:
-                    # A flood: wait until the conversation catches up.
-                    self._drained.clear()
-                    await self._drained.wait()
-                continue
-            if kind is aiohttp.WSMsgType.CLOSE:
-                self._end(Ending(at, "server", int(message.data), str(message.extra or "")))
-            elif kind is aiohttp.WSMsgType.ERROR and isinstance(message.data, aiohttp.ServerTimeoutError):
-                self._end(Ending(at, "client", 1006, "keepalive ping timeout", keepalive=True))
-            elif kind is aiohttp.WSMsgType.ERROR and isinstance(message.data, aiohttp.WebSocketError):
-                self._end(Ending(at, "client", message.data.code, "", protocol=self._violation(message.data)))
-            elif kind is aiohttp.WSMsgType.CLOSING:
-                pass  # our own close() is under way and has recorded the ending
-            else:
-                self._end(Ending(at, "", 1006, f"no close frame ({kind.name.lower()})"))
+    def _take(self, at: float, message: aiohttp.WSMessage) -> None:
+        """Queue a frame with its mark, or end the session as the message says."""
+        self._taken += 1
+        kind = message.type
+        if kind is aiohttp.WSMsgType.BINARY or kind is aiohttp.WSMsgType.TEXT:
+            self._frames.append((at, message.data))
+            self._queued += len(message.data)
             return
+        error = message.data if kind is aiohttp.WSMsgType.ERROR else self._ws.exception()
+        if kind is aiohttp.WSMsgType.CLOSE:
+            self._end(Ending(at, "server", int(message.data), str(message.extra or "")))
+        elif isinstance(error, aiohttp.ServerTimeoutError):
+            # aiohttp's heartbeat got no pong: it closed the socket (reported as ERROR during a read,
+            # CLOSED after one).
+            self._end(Ending(at, "client", 1006, "keepalive ping timeout", keepalive=True))
+        elif kind is aiohttp.WSMsgType.ERROR and isinstance(error, aiohttp.WebSocketError):
+            self._end(Ending(at, "client", error.code, "", protocol=self._violation(error)))
+        else:
+            self._end(Ending(at, "", 1006, f"no close frame ({kind.name.lower()})"))

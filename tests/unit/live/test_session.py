@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -110,6 +112,35 @@ async def test_binary_and_text_frames_then_the_server_close(http: aiohttp.Client
     assert ending is not None
     assert ending.initiator == "server"
     assert ending.at >= second_at
+
+
+async def test_frames_that_arrived_together_are_marked_together_before_any_is_parsed(
+    http: aiohttp.ClientSession,
+) -> None:
+    """The mark is taken at the socket: 40 frames that reached us in one read are all marked the moment the
+    first is taken, so the 10 ms of work done on each (a slow parse) delays none of their marks."""
+    arrived = asyncio.Event()
+
+    async def script(ws: web.WebSocketResponse, request: web.Request) -> None:
+        for index in range(40):
+            await send(ws, {"sessionResumptionUpdate": {"index": index}})
+        arrived.set()
+        async for _ in ws:
+            pass
+
+    async with serve(script) as url:
+        session = await LiveSession.open(http, url, auth="header", key=KEY, clock=SYSTEM_CLOCK)
+        await arrived.wait()
+        await asyncio.sleep(0.2)  # every frame is in aiohttp's queue by now
+        assert session.ready()
+        marks = []
+        for _ in range(40):
+            at, _data = await session.receive(SYSTEM_CLOCK.monotonic() + 5)
+            marks.append(at)
+            time.sleep(0.01)  # noqa: ASYNC251 -- blocking on purpose: CPU work on the frame, after its mark
+        await session.close()
+    assert marks == sorted(marks)
+    assert marks[-1] - marks[0] < 0.01  # not 40 x 10 ms apart
 
 
 async def test_our_close_is_recorded_as_client_initiated(http: aiohttp.ClientSession) -> None:
