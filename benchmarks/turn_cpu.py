@@ -1,6 +1,6 @@
 """CPU per probe turn: `live-monitor probe` against the official google-genai SDK, same server, ws and wss.
 
-    .venv/bin/python benchmarks/turn_cpu.py [--turns 150] [--repeats 3]
+    .venv/bin/python benchmarks/turn_cpu.py [--turns 150] [--repeats 5]
 
 The server is the emulator in its own process (`live-monitor emulator --scenario healthy --latency-scale 0`),
 once over ws and once over wss (`--tls-self-signed`), so its CPU is not charged to either client. Each client
@@ -192,7 +192,7 @@ def _pairs(ours: list[float], theirs: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=150)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sdk", choices=["text", "audio"], help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--tls-floor", type=int, help=argparse.SUPPRESS)
