@@ -141,6 +141,13 @@ class LiveSession:
         self._alarm_at: float | None = None
         self._reading: asyncio.Task[Any] | None = None  # the task inside ws.receive(), for the alarm
         self._expired = False
+        # A read `listen` left waiting when its time was up, and its mark (None until its callback ran). A
+        # read it cancelled would make aiohttp skip the close handshake later (a cancelled receive counts as
+        # an abnormal closure), so it is kept and the next read takes it over. A read cut by a deadline in
+        # `receive` (a phase timeout, the goAway deadline) does make aiohttp close without waiting for the
+        # server's close frame: the session ends there anyway.
+        self._pending: asyncio.Task[aiohttp.WSMessage] | None = None
+        self._pending_at: float | None = None
 
     @classmethod
     async def open(
@@ -216,9 +223,16 @@ class LiveSession:
         """Mark and queue what the server sends until `until` (the clock's monotonic time), as a sleep would
         wait; with `until_ending`, return as soon as the socket has ended. Used between paced sends, so a
         close or an early answer is marked when it arrives, not when the sending is done."""
-        with contextlib.suppress(TimeoutError):
-            while self._ending is None and not self._full():
-                await self._pull(until)
+        while self._ending is None and not self._full():
+            left = until - self._clock.monotonic()
+            if left <= 0:
+                return
+            read = self._pending or self._read_later()
+            done, _ = await asyncio.wait((read,), timeout=left)
+            if not done:
+                return  # time is up; the read stays pending for the next receive
+            self._take_pending(read)
+            await self._drain()
         if until_ending and self._ending is not None:
             return
         left = until - self._clock.monotonic()
@@ -239,7 +253,12 @@ class LiveSession:
         # Bounded: on the timeout aiohttp's close() is cancelled, and it then drops the connection.
         with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
             async with asyncio.timeout(self._close_seconds):
-                await self._ws.close(code=code, message=reason.encode()[:123])
+                await self._ws.close(code=code, message=reason.encode()[:123])  # ends a pending read
+        if self._pending is not None:
+            self._pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pending
+            self._pending = None
 
     async def _pull(self, deadline: float | None) -> None:
         """Read one message from aiohttp (frame or ending) into the queue, and every frame it already holds.
@@ -250,11 +269,42 @@ class LiveSession:
             # A long run of frames read without waiting (a flood): let the other probes run.
             self._taken = 0
             await asyncio.sleep(0)
-        message = await self._wait(deadline)
-        self._take(self._clock.monotonic(), message)  # the mark: nothing may run between receipt and this
+        read = self._pending
+        if read is None:
+            message = await self._wait(deadline)
+            self._take(self._clock.monotonic(), message)  # the mark: nothing may run between receipt and this
+        else:
+            left = None if deadline is None else deadline - self._clock.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError
+            done, _ = await asyncio.wait((read,), timeout=left)
+            if not done:
+                raise TimeoutError
+            self._take_pending(read)
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Take every frame aiohttp already holds, each marked as it is taken."""
         while self._ending is None and not self._full() and self._buffered():
             message = await self._ws.receive()  # a frame is buffered: this returns without waiting
             self._take(self._clock.monotonic(), message)
+
+    def _read_later(self) -> asyncio.Task[aiohttp.WSMessage]:
+        """A read that may outlive the current wait; its mark is taken by a callback as it completes."""
+        read = asyncio.ensure_future(self._ws.receive())
+        read.add_done_callback(self._mark_pending)
+        self._pending = read
+        self._pending_at = None
+        return read
+
+    def _mark_pending(self, _read: asyncio.Future[aiohttp.WSMessage]) -> None:
+        self._pending_at = self._clock.monotonic()
+
+    def _take_pending(self, read: asyncio.Task[aiohttp.WSMessage]) -> None:
+        # The callback runs in the loop step after the read completes; if we got here first, now is that step.
+        at = self._pending_at if self._pending_at is not None else self._clock.monotonic()
+        self._pending = None
+        self._take(at, read.result())
 
     async def _wait(self, deadline: float | None) -> aiohttp.WSMessage:
         task = asyncio.current_task()

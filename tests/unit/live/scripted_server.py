@@ -108,7 +108,7 @@ async def drain(ws: web.WebSocketResponse) -> None:
 
 @asynccontextmanager
 async def serve(
-    script: Script, *, upgrade: Upgrade | None = None, autoping: bool = True
+    script: Script, *, upgrade: Upgrade | None = None, autoping: bool = True, autoclose: bool = True
 ) -> AsyncIterator[str]:
     """Run the script for every connection; yields the ws:// URL of the Gemini v1beta path."""
     connections: list[web.Request] = []
@@ -119,7 +119,7 @@ async def serve(
             early = await upgrade(request)
             if early is not None:
                 return early
-        ws = web.WebSocketResponse(autoping=autoping, max_msg_size=0)
+        ws = web.WebSocketResponse(autoping=autoping, autoclose=autoclose, max_msg_size=0)
         await ws.prepare(request)
         with suppress(ConnectionError, asyncio.CancelledError):
             await script(ws, request)

@@ -143,6 +143,36 @@ async def test_frames_that_arrived_together_are_marked_together_before_any_is_pa
     assert marks[-1] - marks[0] < 0.01  # not 40 x 10 ms apart
 
 
+async def test_listening_between_paced_sends_marks_frames_and_keeps_the_close_handshake(
+    http: aiohttp.ClientSession,
+) -> None:
+    """`listen` marks a frame when it comes (not when the wait is over), and the reads it leaves waiting do
+    not cost the close handshake: our close waits for the server's close frame, sent here 0.3 s late."""
+    sent_at: list[float] = []
+
+    async def script(ws: web.WebSocketResponse, request: web.Request) -> None:
+        await asyncio.sleep(0.15)
+        sent_at.append(SYSTEM_CLOCK.monotonic())
+        await send(ws, {"sessionResumptionUpdate": {}})
+        async for message in ws:
+            if message.type is aiohttp.WSMsgType.CLOSE:
+                break
+        await asyncio.sleep(0.3)
+        await ws.close()
+
+    async with serve(script, autoclose=False) as url:
+        session = await LiveSession.open(http, url, auth="header", key=KEY, clock=SYSTEM_CLOCK)
+        start = SYSTEM_CLOCK.monotonic()
+        for step in range(1, 6):  # five 0.1 s waits, as between paced audio chunks
+            await session.listen(start + 0.1 * step)
+        at, _data = await session.receive()
+        closing = SYSTEM_CLOCK.monotonic()
+        await session.close()
+        closed = SYSTEM_CLOCK.monotonic()
+    assert 0 <= at - sent_at[0] < 0.05  # marked on arrival, not at the end of its 0.1 s wait
+    assert closed - closing >= 0.25  # we waited for the server's close frame
+
+
 async def test_our_close_is_recorded_as_client_initiated(http: aiohttp.ClientSession) -> None:
     async def script(ws: web.WebSocketResponse, request: web.Request) -> None:
         async for _ in ws:
