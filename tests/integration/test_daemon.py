@@ -153,6 +153,19 @@ def read_store(path: Path) -> list[dict[str, object]]:
         connection.close()
 
 
+def records_so_far(path: Path) -> list[dict[str, object]]:
+    """The records a starting daemon has committed, for polling: none while the file or its schema is not
+    there yet (the daemon creates the file, then its tables in one transaction; a poll can fall between)."""
+    if not path.exists():
+        return []
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        found = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'probe_records'").fetchone()
+    finally:
+        connection.close()
+    return read_store(path) if found else []
+
+
 def stored_turns(path: Path) -> Counter[TurnKey]:
     counts: Counter[TurnKey] = Counter()
     for r in read_store(path):
@@ -164,7 +177,7 @@ def stored_turns(path: Path) -> Counter[TurnKey]:
 def wait_for_records(path: Path, count: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists() and len(read_store(path)) >= count:
+        if len(records_so_far(path)) >= count:
             return
         time.sleep(0.2)
     raise AssertionError(f"fewer than {count} records after {timeout} s")
