@@ -49,6 +49,7 @@ from benchmarks.scheduler_load import (
     oversleep,
     percentile,
 )
+from monitor import eventloop
 from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.log import configure_logging
 from monitor.probe.outcome import ProbeKind
@@ -223,7 +224,7 @@ def main() -> int:
     load_url, _ = queue.get(timeout=60)
     info = machine()
     try:
-        result = asyncio.run(run(args, load_url))
+        result = eventloop.run(run(args, load_url))  # the daemon's loop
     finally:
         stop.set()
     emulator_cpu = queue.get(timeout=30)

@@ -39,6 +39,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor import eventloop
 from monitor.daemon.health import HealthStatus
 from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.probe.outcome import ProbeKind
@@ -213,7 +214,7 @@ def main() -> None:
         runs.append(time.perf_counter() - started)
     encode = statistics.median(runs)
     print(f"prometheus-client generate_latest (every scrape before): {encode * 1e3:.0f} ms per scrape")
-    times, size, concurrent_total, (idle, lag, busy, concurrent_busy) = asyncio.run(
+    times, size, concurrent_total, (idle, lag, busy, concurrent_busy) = eventloop.run(  # the daemon's loop
         serve_and_scrape(metrics, registry, models, args)
     )
     median = statistics.median(times)

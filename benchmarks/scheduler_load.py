@@ -41,6 +41,7 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from monitor import eventloop
 from monitor.daemon.metrics import ProbeMetrics
 from monitor.daemon.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
 from monitor.log import configure_logging
@@ -323,10 +324,10 @@ def main() -> int:
             import cProfile  # noqa: PLC0415
 
             with cProfile.Profile() as profiler:
-                result = asyncio.run(benchmark(args, load_url, witness_url))
+                result = eventloop.run(benchmark(args, load_url, witness_url))
             profiler.dump_stats(args.profile)
         else:
-            result = asyncio.run(benchmark(args, load_url, witness_url))
+            result = eventloop.run(benchmark(args, load_url, witness_url))
     finally:
         stop.set()
     result["emulator_cpu_s"] = queue.get(timeout=30)

@@ -29,6 +29,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
 
+from monitor import eventloop
 from monitor.probe.outcome import ProbeKind, TimingPhase
 from monitor.probe.runner import run_probe
 from monitor.probe.target import PhaseBudgets, ProbeTarget
@@ -121,7 +122,7 @@ def main() -> None:
     server.start()
     try:
         url = f"ws://127.0.0.1:{ports.get(timeout=10)}{PATH}"
-        measured = asyncio.run(_measure(url, args.probes, args.delay))
+        measured = eventloop.run(_measure(url, args.probes, args.delay))  # the commands' loop
         holds = [holds_queue.get(timeout=10) for _ in measured]
     finally:
         server.terminate()

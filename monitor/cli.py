@@ -200,10 +200,10 @@ def _minting(target: ProbeTarget, *, explicit_url: bool) -> tuple[ProbeTarget, s
 
 
 def _probe(args: argparse.Namespace) -> int:
-    import asyncio  # noqa: PLC0415 - sub-command imports stay local (shared-file rule)
-    import json  # noqa: PLC0415
+    import json  # noqa: PLC0415 - sub-command imports stay local (shared-file rule)
     import os  # noqa: PLC0415
 
+    from monitor import eventloop  # noqa: PLC0415
     from monitor.probe.oneshot import (  # noqa: PLC0415
         TargetError,
         build_target,
@@ -245,7 +245,7 @@ def _probe(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(result.to_record()), flush=True)
 
-    results = asyncio.run(run_probes(target, ProbeKind(args.probe), args.n, on_result=emit))
+    results = eventloop.run(run_probes(target, ProbeKind(args.probe), args.n, on_result=emit))
     if not args.json:
         print(format_table(results))
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
@@ -267,6 +267,7 @@ def _emulator(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415 - sub-command imports stay inside their function (shared file)
     import signal  # noqa: PLC0415
 
+    from monitor import eventloop  # noqa: PLC0415
     from monitor.emulator import ScenarioError, load_scenario, start_emulator  # noqa: PLC0415
     from monitor.emulator.server import emulator_urls  # noqa: PLC0415
 
@@ -306,7 +307,7 @@ def _emulator(args: argparse.Namespace) -> int:
             await stop.wait()
 
     try:
-        asyncio.run(serve())
+        eventloop.run(serve())
     except BrokenPipeError:
         raise  # stdout closed under us: main() ends quietly (an OSError, but not a listen problem)
     except OSError as error:

@@ -24,16 +24,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-import aiohttp
 from aiohttp import web as aioweb
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from monitor import eventloop
 from monitor.config.settings import EndpointSettings, MonitorSettings
 from monitor.daemon.metrics import ModelInfo, ProbeMetrics
 from monitor.daemon.regime import RegimeTracker, seed_from_store
 from monitor.daemon.scheduler import ProbeJob, ProbeScheduler, SessionBudgets
 from monitor.emulator import RunningEmulator, load_scenario, start_emulator
+from monitor.live.session import http_client
 from monitor.log import get_logger
 from monitor.probe.outcome import Phase, ProbeKind
 from monitor.probe.record import ProbeResult, format_utc
@@ -94,7 +95,7 @@ class DemoEmulator:
 
     def _main(self) -> None:
         try:
-            asyncio.run(self._serve())
+            eventloop.run(self._serve())
         except BaseException as error:  # noqa: BLE001 - reported to the starting thread, not lost
             self._error = error
             self._ready.set()
@@ -139,7 +140,7 @@ def run_daemon(
                 onset_seconds=onset, latency_scale=settings.demo.latency_scale, seed=settings.demo.seed
             )
             demo_info = emulator.start()
-        return asyncio.run(_serve(settings, demo_info, listen or settings.listen_address, out))
+        return eventloop.run(_serve(settings, demo_info, listen or settings.listen_address, out))
     except (StartupError, StoreError, RuntimeError) as error:
         print(f"live-monitor run: cannot start: {error}", file=sys.stderr)
         return EXIT_CANNOT_START
@@ -202,7 +203,7 @@ async def _serve(
     )
     scheduler: ProbeScheduler | None = None
     try:
-        async with aiohttp.ClientSession() as http:
+        async with http_client() as http:
 
             async def probe(target: ProbeTarget, kind: ProbeKind, run_id: str) -> ProbeResult:
                 return await run_probe(target, kind, http=http, run_id=run_id)
@@ -270,9 +271,11 @@ def _credentials_phase(endpoint: EndpointSettings, demo: DemoInfo | None) -> Pha
 
 
 def _bound_port(site: aioweb.TCPSite, requested: int) -> int:
-    server = site._server  # aiohttp exposes the bound port (for --listen HOST:0) only here
-    if isinstance(server, asyncio.base_events.Server) and server.sockets:
-        return int(server.sockets[0].getsockname()[1])
+    # aiohttp exposes the bound port (for --listen HOST:0) only here; asyncio's and uvloop's servers both
+    # list their sockets.
+    sockets = getattr(site._server, "sockets", None)
+    if sockets:
+        return int(sockets[0].getsockname()[1])
     return requested
 
 

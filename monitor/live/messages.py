@@ -19,7 +19,6 @@ import copy
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -202,16 +201,17 @@ def tool_response(call_id: str, name: str, response: Mapping[str, Any]) -> dict[
     return {"toolResponse": {"functionResponses": [answer]}}
 
 
-@dataclass(frozen=True, slots=True)
-class AudioChunk:
+# The value types below are built for every frame a turn receives, on the receive path: frozen msgspec Structs
+# (built in C, about 0.1 us each) rather than frozen dataclasses (about 1.3 us for seven fields), otherwise
+# the same immutable values with equality and a readable repr.
+class AudioChunk(msgspec.Struct, frozen=True):
     mime_type: str
     # `data` decoded from base64 as the frame is parsed (msgspec decodes it for the cost of reading the JSON
     # string); None when it is not strict standard base64, which the audio check reports after the turn.
     pcm: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class ServerContent:
+class ServerContent(msgspec.Struct, frozen=True):
     audio: tuple[AudioChunk, ...] = ()
     text: str = ""  # modelTurn text parts (TEXT modality)
     output_transcript: str = ""
@@ -221,21 +221,18 @@ class ServerContent:
     interrupted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class FunctionCall:
+class FunctionCall(msgspec.Struct, frozen=True):
     id: str
     name: str
     args: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(msgspec.Struct, frozen=True):
     prompt_tokens: int | None
     response_tokens: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class ServerMessage:
+class ServerMessage(msgspec.Struct, frozen=True):
     """One server frame. `kinds` is its entry in the wire pattern (e.g. `serverContent.modelTurn`)."""
 
     kinds: tuple[str, ...]

@@ -48,7 +48,7 @@ from monitor.live.errors import (
     ServerClosed,
 )
 
-__all__ = ["Ending", "LiveSession", "authorize", "redact"]
+__all__ = ["Ending", "LiveSession", "authorize", "http_client", "redact"]
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -63,6 +63,25 @@ _DATA_TYPES = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 # After a failed send, how long we read for the close frame that explains it.
 _SEND_FAILURE_GRACE_SECONDS = 0.5
 _KEY_PARAM = re.compile(r"((?:key|access_token)=)[^&\s'\"]*")
+
+
+def http_client() -> aiohttp.ClientSession:
+    """The HTTP client every probe of a process shares (sessions, token requests); close it when done.
+
+    - No aiohttp timeouts: every await on it already runs under one of our deadlines (the phase budgets,
+      `close_seconds`, the token and credential timeouts), which name the phase that ran out; aiohttp's
+      default 300 s total and 30 s connect timers only cost a timer per request.
+    - No connection limit: the scheduler caps concurrent sessions per endpoint (`max_concurrent_sessions`);
+      aiohttp's default cap of 100 connections would make a probe past it wait for a slot inside its
+      connect phase, timing our own queue as the service's latency.
+    - No cookie jar: each probe is a new client, as an SDK session is; a cookie one session is given must
+      not change what the next one sends.
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_connect=None, sock_read=None),
+    )
 
 
 def authorize(url: str, auth: str, key: str) -> tuple[str, dict[str, str]]:

@@ -104,9 +104,12 @@ def check_audio(
         if _wrong_mime(mime_type):
             return _mime_problem("audio past limits.audio_bytes", mime_type)
     pieces: list[bytes] = []
+    checked = None  # the MIME type last found right: a reply's chunks nearly all carry the same one
     for index, chunk in enumerate(chunks):
-        if _wrong_mime(chunk.mime_type):
-            return _mime_problem(f"chunk {index}", chunk.mime_type)
+        if chunk.mime_type != checked:
+            if _wrong_mime(chunk.mime_type):
+                return _mime_problem(f"chunk {index}", chunk.mime_type)
+            checked = chunk.mime_type
         piece = chunk.pcm
         if piece is None:
             return AudioCheck(0.0, 0.0, f"chunk {index}: data is not base64")
@@ -126,14 +129,17 @@ def check_audio(
 
 
 def _squares(pcm: bytes) -> int:
-    """The exact sum of the squared s16le samples in `pcm`, summed in int64 blocks (no whole-buffer copy).
+    """The exact sum of the squared s16le samples in `pcm`, block by block (no whole-buffer copy).
 
     Not float64: its dot product goes to BLAS, whose worker threads spin after every call (OpenBLAS: 2.3 ms
     of CPU for a 2 s reply, against 0.09 ms with one thread), which doubled the probe's CPU per turn. numpy's
-    integer dot is its own loop, on the calling thread."""
+    integer arithmetic is its own loop, on the calling thread."""
     samples = np.frombuffer(pcm, dtype="<i2")
     total = 0
     for start in range(0, samples.size, _RMS_BLOCK):
-        block = samples[start : start + _RMS_BLOCK].astype(np.int64)
-        total += int(np.dot(block, block))
+        # A square of an int16 fits int32 (at most 2**30), and a block's sum int64: squared in place in
+        # int32, summed in int64, a fifth faster than an int64 dot product.
+        block = samples[start : start + _RMS_BLOCK].astype(np.int32)
+        np.square(block, out=block)
+        total += int(block.sum(dtype=np.int64))
     return total

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import SecretStr
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.live.messages import model_resource
+from monitor.live.session import http_client
 from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import ProbeResult
 from monitor.probe.runner import run_probe
@@ -139,7 +139,7 @@ async def run_probes(
 ) -> list[ProbeResult]:
     """Run `count` probes one after another (one session at a time, as a low quota tier needs)."""
     results: list[ProbeResult] = []
-    async with aiohttp.ClientSession() as http:
+    async with http_client() as http:
         for _ in range(count):
             result = await run_probe(target, kind, http=http, clock=clock)
             results.append(result)

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "monitor"
 LAYERS: dict[str, int] = {
     "__init__": 0,
     "clock": 0,
+    "eventloop": 0,
     "text": 0,
     "changepoint": 0,
     "problems": 0,
