@@ -238,7 +238,7 @@ async def _serve(
             except OSError as error:
                 await runner.cleanup()
                 raise StartupError(f"cannot listen on {listen[0]}:{listen[1]}: {error.strerror}") from None
-            port = _bound_port(site, listen[1])
+            port = int(runner.addresses[0][1])  # the bound port, for --listen HOST:0
             _print_banner(out, settings, host=listen[0], port=port, demo=demo, jobs=len(jobs))
             # Everything built so far (settings, jobs, the metrics' per-job state) lives as long as the
             # daemon: move it out of the collector's reach, or each full collection walks it all on the loop
@@ -268,15 +268,6 @@ def _credentials_phase(endpoint: EndpointSettings, demo: DemoInfo | None) -> Pha
     if demo is not None:
         return None
     return {AuthKind.TOKEN: Phase.TOKEN, AuthKind.BEARER: Phase.CREDENTIALS}.get(endpoint.auth)
-
-
-def _bound_port(site: aioweb.TCPSite, requested: int) -> int:
-    # aiohttp exposes the bound port (for --listen HOST:0) only here; asyncio's and uvloop's servers both
-    # list their sockets.
-    sockets = getattr(site._server, "sockets", None)
-    if sockets:
-        return int(sockets[0].getsockname()[1])
-    return requested
 
 
 def _print_banner(

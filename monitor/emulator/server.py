@@ -180,10 +180,7 @@ async def start_emulator(
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
-        # aiohttp exposes the bound port only here; asyncio's and uvloop's servers both list their sockets.
-        sockets = getattr(site._server, "sockets", None)
-        assert sockets, "the emulator's server has no listening socket"
-        bound = sockets[0].getsockname()[1]
+        bound = runner.addresses[0][1]  # the bound port (port 0 picks a free one)
         ca_file = f"{tls_dir}/ca.pem" if tls_dir is not None else None
         yield RunningEmulator(
             host=host, port=int(bound), tls=ssl_context is not None, ca_file=ca_file, state=app[STATE_KEY]
