@@ -30,7 +30,7 @@ import aiohttp
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.live import messages as wire
-from monitor.live.bounds import safe_text
+from monitor.live.bounds import kind_name, safe_text
 from monitor.live.conversation import DROPPED_KIND, Endpoint, Trace, converse
 from monitor.live.session import redact
 from monitor.probe import plans
@@ -130,7 +130,7 @@ async def run_probe(
     try:
         result = _result(
             target, kind, run_id, started_at, trace, observation, safe_text(detail), failed_at,
-            audio_seconds=_audio_seconds(trace, audio),
+            audio_seconds=_audio_seconds(trace, audio), secrets=secrets,
         )  # fmt: skip
         if (
             observation is not None
@@ -177,6 +177,11 @@ def _record_bytes(result: ProbeResult) -> int:
 # timings and tokens, the recovery and punctuation (under 700 bytes; twice that for margin).
 _RECORD_FIXED_BYTES = 1400
 
+# A message kind holding this many leading characters of a credential is dropped from the record (a kind keeps
+# up to `bounds.KIND_CHARS` of a server's key, so a key echoed after other text shows only its start).
+_SECRET_HEAD_CHARS = 8
+_SECRET_MIN_CHARS = 4
+
 
 def _record_bound(result: ProbeResult) -> int:
     """An upper bound on the record's JSON size, without building it: every character of a free string at
@@ -215,6 +220,24 @@ def _redacted(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         text = redact(text, secret)
     return text
+
+
+def _secret_heads(secrets: list[str]) -> tuple[str, ...]:
+    """What betrays a secret inside a message kind: the first characters of the secret as it is and as
+    `bounds.kind_name` rewrites an unknown key (cut to its first characters, `[^A-Za-z0-9_]` as `_`).
+    A kind is a server's own key, so a server echoing the credential as a key would otherwise store it."""
+    heads = set()
+    for secret in secrets:
+        for form in (secret, kind_name(secret).partition("~")[0]):
+            if len(form) >= _SECRET_MIN_CHARS:  # a shorter one (a test key) would match ordinary kinds
+                heads.add(form[:_SECRET_HEAD_CHARS])
+    return tuple(heads)
+
+
+def _redacted_kind(kind: str, heads: tuple[str, ...]) -> str:
+    # `~` marks a rewritten kind (`bounds.kind_name` never leaves one in a server's key), so this cannot be
+    # mistaken for a key the server really sent.
+    return f"redacted~{len(kind)}" if any(head in kind for head in heads) else kind
 
 
 def _log_bug(error: BaseException, secrets: list[str]) -> None:
@@ -287,8 +310,10 @@ def _result(  # noqa: PLR0917 - private assembly of the record from the run's pa
     failed_at: float | None,
     *,
     audio_seconds: float,
+    secrets: list[str],
 ) -> ProbeResult:
     marks = trace.marks
+    heads = _secret_heads(secrets)
     sent = marks.get("turn_sent")
     origin = sent if sent is not None else marks.get("turn_start", marks.get("connect_start", 0.0))
     timings: dict[TimingPhase, float] = {}
@@ -332,11 +357,16 @@ def _result(  # noqa: PLR0917 - private assembly of the record from the run's pa
         cause=cause,
         code=code,
         phase=phase,
-        # The server's exact text (at most 123 bytes), with any control character made visible.
-        close_reason=safe_text(ending.reason) if ending is not None and ending.initiator == "server" else "",
+        # The server's exact text (at most 123 bytes), with any control character made visible and any
+        # credential it echoes back (a proxy quoting the request, say) replaced by ***.
+        close_reason=(
+            safe_text(_redacted(ending.reason, secrets))
+            if ending is not None and ending.initiator == "server"
+            else ""
+        ),
         close_initiator=ending.initiator if ending is not None else "",
         timings=timings,
-        messages=tuple((kind_, at - origin) for kind_, at in trace.messages),
+        messages=tuple((_redacted_kind(kind_, heads), at - origin) for kind_, at in trace.messages),
         audio_seconds=audio_seconds,
         messages_dropped=trace.messages.dropped,
         prompt_tokens=usage.prompt_tokens if usage else None,

@@ -122,6 +122,15 @@ async def ansi_close_reason(ws: web.WebSocketResponse, request: web.Request) -> 
     await ws.close(code=1011, message=b"\x1b[2J\x1b[31mInternal error encountered.\n# owned")
 
 
+async def echoes_key(ws: web.WebSocketResponse, request: web.Request) -> None:
+    """Quotes the client's credential back: as a message key, then in the reason of a 1011 (a proxy or a
+    debugging build echoing the request)."""
+    key = request.headers.get("x-goog-api-key", "")
+    await _ready(ws)
+    await send(ws, {"sessionResumptionUpdate": {}, key: 1, f"x{key}": 2})
+    await ws.close(code=1011, message=f"Internal error encountered. key={key} ({key})".encode()[:123])
+
+
 def _deep(levels: int) -> str:
     return '{"serverContent":' + "[" * levels + "]" * levels + "}"
 
@@ -158,6 +167,7 @@ MODES: Final[dict[str, Script]] = {
     "silent_after_upgrade": silent_after_upgrade,
     "bad_close_reason": bad_close_reason,
     "ansi_close_reason": ansi_close_reason,
+    "echoes_key": echoes_key,
 }
 
 

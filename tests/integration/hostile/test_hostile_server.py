@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.record import ProbeResult
@@ -286,6 +287,21 @@ class TestHostileKeys:
         result = await hostile("ansi_close_reason", http, neighbour, caplog)
         assert (result.outcome, result.cause, result.code) == (Outcome.SERVER_CLOSE, Cause.INTERNAL, 1011)
         assert result.close_reason == "\\x1b[2J\\x1b[31mInternal error encountered.\\x0a# owned"
+
+    async def test_a_credential_the_server_echoes_is_kept_out_of_the_record(
+        self, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The key quoted back as a message key and in a 1011's reason: classified, stored as ***."""
+        key = "AIzaSyEchoedBack-0123456789abcdefghijklm"
+        result = await hostile("echoes_key", http, neighbour, caplog, api_key=SecretStr(key))
+        assert (result.outcome, result.cause, result.code) == (Outcome.SERVER_CLOSE, Cause.INTERNAL, 1011)
+        assert result.close_reason == "Internal error encountered. key=*** (***)"
+        # Both keys are first rewritten by kind_name (the `-`: 40 characters and "~40"/"~41"), then replaced.
+        redacted = [kind for kind, _ in result.messages if kind.startswith("redacted~")]
+        assert redacted == ["redacted~43", "redacted~43"]
+        record = json.dumps(result.to_record())
+        for form in (key, key.replace("-", "_"), key[:8]):
+            assert form not in record
 
 
 class TestHostileNumbersAndNesting:
