@@ -370,10 +370,20 @@ def _report(args: argparse.Namespace) -> int:
     from monitor.analysis.timeline import cross_model  # noqa: PLC0415
     from monitor.config.settings import ConfigError, load_settings  # noqa: PLC0415
 
-    for option, path in (("--output", args.output), ("--plot", args.plot)):
+    outputs = (("--output", args.output), ("--plot", args.plot))
+    for option, path in outputs:
         if path and not Path(path).resolve().parent.is_dir():
             print(f"live-monitor report: {option} {path}: no such directory", file=sys.stderr)
             return EXIT_USAGE
+    # Renaming the report over its own input would replace the store with it: refuse before reading.
+    taken = [(option, path) for option, path in (("--db", args.db), ("--jsonl", args.jsonl)) if path]
+    for option, path in outputs:
+        clash = next((f"{o} {p}" for o, p in taken if path and _same_file(path, p)), None)
+        if clash is not None:
+            print(f"live-monitor report: {option} {path} is the file of {clash}", file=sys.stderr)
+            return EXIT_USAGE
+        if path:
+            taken.append((option, path))
     try:
         settings = load_settings(args.config) if args.config else None
     except ConfigError as error:
@@ -406,6 +416,16 @@ def _report(args: argparse.Namespace) -> int:
     if not args.output:
         print(text)
     return EXIT_OK
+
+
+def _same_file(one: str, other: str) -> bool:
+    """Whether two paths name one file (through links too), or would once written."""
+    import os  # noqa: PLC0415
+
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return os.path.realpath(one) == os.path.realpath(other)
 
 
 def _check_config(args: argparse.Namespace) -> int:

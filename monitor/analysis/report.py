@@ -9,6 +9,7 @@ written to a temporary sibling and renamed, so a failed run never leaves half a 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -355,8 +356,17 @@ def render_report(
 
 
 def write_atomically(path: str, write: Callable[[Path], object]) -> None:
-    """Call `write(temp)` on a temporary file next to `path`, then rename it over `path`."""
-    target = Path(path)
+    """Call `write(temp)` on a temporary file next to `path`, then rename it over `path`.
+
+    A symbolic link is written through (the file it points to is replaced, the link stays). What is not a
+    regular file is never renamed over: a device or a pipe (`/dev/stdout`, a FIFO) is written in place, a
+    directory is refused with the path the user gave."""
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if target.exists() and not target.is_file():
+        write(target)
+        return
     handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent or ".")
     os.close(handle)
     try:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -160,3 +163,59 @@ def test_no_source_and_bad_times_are_refused(jsonl: Path) -> None:
 def test_output_into_a_missing_directory_is_refused(tmp_path: Path, jsonl: Path) -> None:
     result = _run("report", "--jsonl", str(jsonl), "-o", str(tmp_path / "missing" / "r.md"))
     _assert_usage_error(result, "no such directory")
+
+
+def test_output_that_is_the_store_is_refused_and_the_store_kept(tmp_path: Path) -> None:
+    db = tmp_path / "store.sqlite3"
+    store = Store(db)
+    for record in incident_records()[:50]:
+        store.append(record)
+    store.close()
+    before = db.read_bytes()
+    (tmp_path / "link.md").symlink_to(db)
+    for out in (db, tmp_path / "link.md"):
+        _assert_usage_error(_run("report", "--db", str(db), "-o", str(out)), f"is the file of --db {db}")
+        _assert_usage_error(_run("report", "--db", str(db), "--plot", str(out)), "is the file of --db")
+    assert db.read_bytes() == before
+
+
+def test_output_through_a_symlink_replaces_the_file_it_points_to(tmp_path: Path, jsonl: Path) -> None:
+    (tmp_path / "reports").mkdir()
+    real = tmp_path / "reports" / "latest.md"
+    real.write_text("old", encoding="utf-8")
+    link = tmp_path / "report.md"
+    link.symlink_to(real)
+    result = _run("report", "--jsonl", str(jsonl), "-o", str(link))
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink()
+    assert real.read_text(encoding="utf-8").startswith("# ")
+
+
+def test_output_to_a_pipe_is_written_in_place(tmp_path: Path, jsonl: Path) -> None:
+    """A FIFO (as /dev/stdout or a device would be) is written to, never renamed over."""
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        with fifo.open("rb") as pipe:  # blocks until the report opens the other end
+            chunks.append(pipe.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    result = _run("report", "--jsonl", str(jsonl), "-o", str(fifo))
+    if reader.is_alive():  # the report renamed over the FIFO instead of opening it: unblock the reader
+        with fifo.open("wb"):
+            pass
+    reader.join(10)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert b"".join(chunks).decode().startswith("# ")
+
+
+def test_output_that_is_a_directory_is_named(tmp_path: Path, jsonl: Path) -> None:
+    (tmp_path / "adir").mkdir()
+    for option in ("-o", "--plot"):
+        result = _run("report", "--jsonl", str(jsonl), option, str(tmp_path / "adir"))
+        _assert_usage_error(result, f"cannot write {tmp_path / 'adir'}: Is a directory")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
