@@ -99,7 +99,7 @@ def _open_store(path: str, model: str | None) -> Store:
     from monitor.store.records import Store, StoreError  # noqa: PLC0415 - sqlite machinery only for --db
 
     try:
-        store = Store(path, create=False)
+        store = Store(path, read_only=True)  # never written: not migrated, its journal mode untouched
     except StoreError as error:
         raise HistoryError(f"--db {error}") from None
     try:

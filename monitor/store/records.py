@@ -34,6 +34,7 @@ from monitor.store.schema import (
     StoreError,
     check_integrity,
     connect,
+    connect_read_only,
     epoch_ms,
     migrate,
     record_row,
@@ -59,16 +60,28 @@ class TurnKey(NamedTuple):
 class Store:
     """The probe-record store in one SQLite file; thread-safe, one writer connection and one reader."""
 
-    def __init__(self, path: str | Path, *, create: bool = True, exclusive: bool = False) -> None:
+    def __init__(self, path: str | Path, *, exclusive: bool = False, read_only: bool = False) -> None:
         """Open (or create) the store. `exclusive` (the daemon): hold the store's lock file for as long as it
-        is open, so a second daemon on the same file refuses to start, and check its integrity first."""
+        is open, so a second daemon on the same file refuses to start, and check its integrity first.
+        `read_only` (timeline, report): an existing store of this schema, opened so that the file is never
+        written; its one connection is query-only, so an append fails instead of writing."""
         self.path = Path(path)
-        if not create and not self.path.exists():
+        if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no such store (run the daemon first, or check --db)")
         self._lock = StoreLock.acquire(self.path) if exclusive else None
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        if read_only:
+            try:
+                self._reader = self._writer = connect_read_only(self.path)
+            except sqlite3.DatabaseError as exc:
+                self._release()
+                raise StoreError(f"{self.path}: not a usable SQLite store: {exc}") from exc
+            except BaseException:
+                self._release()
+                raise
+            return
         try:
             self._writer = connect(self.path)
             try:

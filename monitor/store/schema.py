@@ -23,6 +23,7 @@ __all__ = [
     "StoreError",
     "check_integrity",
     "connect",
+    "connect_read_only",
     "epoch_ms",
     "migrate",
     "record_row",
@@ -91,6 +92,44 @@ def connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A query-only connection that never writes the file: no migration, no journal-mode change, and a file
+    that is not a store of this schema (another program's database, an empty file) is refused untouched."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA busy_timeout = 5000")  # the daemon may be committing
+        connection.execute("PRAGMA query_only = ON")
+        try:
+            current = _version(connection)
+        except sqlite3.OperationalError as error:
+            if "no such table" not in str(error):
+                raise
+            raise StoreError(f"{path}: not a live-monitor store (it has no schema_version table)") from None
+        if current > SCHEMA_VERSION:
+            raise StoreError(_newer(path, current))
+        if current < SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: schema version {current}, older than this live-monitor's {SCHEMA_VERSION}; the "
+                "daemon migrates it the next time it opens the store"
+            )
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
+
+
+def _newer(path: Path, version: int) -> str:
+    return (
+        f"{path}: schema version {version} is newer than this live-monitor understands ({SCHEMA_VERSION}); "
+        "upgrade live-monitor"
+    )
+
+
 def check_integrity(connection: sqlite3.Connection, path: Path) -> None:
     """Refuse a store whose pages are damaged (`PRAGMA quick_check`: every page and index entry, O(size)).
 
@@ -115,12 +154,9 @@ def migrate(connection: sqlite3.Connection, path: Path) -> None:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)"
         )
-        current = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+        current = _version(connection)
         if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"{path}: schema version {current} is newer than this live-monitor understands "
-                f"({SCHEMA_VERSION}); upgrade live-monitor"
-            )
+            raise StoreError(_newer(path, current))
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version - 1]:
                 connection.execute(statement)

@@ -200,8 +200,64 @@ class TestFile:
 
     def test_missing_file_when_not_creating(self, tmp_path: Path) -> None:
         with pytest.raises(StoreError, match="no such store"):
-            Store(tmp_path / "typo.db", create=False)
+            Store(tmp_path / "typo.db", read_only=True)
         assert not (tmp_path / "typo.db").exists()
+
+
+class TestReadOnly:
+    """`read_only` (timeline, report): the file is never written, whatever it holds."""
+
+    def test_files_that_are_not_stores_are_refused_untouched(self, tmp_path: Path) -> None:
+        empty = tmp_path / "empty.db"
+        empty.write_bytes(b"")
+        other = tmp_path / "other.db"
+        connection = sqlite3.connect(other)
+        connection.execute("CREATE TABLE foo (x)")
+        connection.commit()
+        connection.close()
+        for path in (empty, other):
+            before = path.read_bytes()
+            with pytest.raises(StoreError, match="not a live-monitor store"):
+                Store(path, read_only=True)
+            assert path.read_bytes() == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db", "other.db"]
+
+    def test_a_store_is_read_without_a_byte_changed_and_refuses_appends(self, tmp_path: Path) -> None:
+        path = tmp_path / "r.db"
+        writer = Store(path)
+        writer.append(ok_turn(minutes_ago(2), run_id="a"))
+        writer.close()  # the last connection checkpoints: no -wal or -shm left
+        before = path.read_bytes()
+        reader = Store(path, read_only=True)
+        try:
+            assert [r.run_id for r in reader.query()] == ["a"]
+            with pytest.raises(sqlite3.OperationalError, match=r"readonly|query_only"):
+                reader.append(ok_turn(minutes_ago(1), run_id="b"))
+        finally:
+            reader.close()
+        assert path.read_bytes() == before
+
+    def test_reads_what_a_running_writer_commits(self, tmp_path: Path) -> None:
+        path = tmp_path / "r.db"
+        writer = Store(path)
+        writer.append(ok_turn(minutes_ago(2), run_id="a"))
+        reader = Store(path, read_only=True)
+        try:
+            writer.append(ok_turn(minutes_ago(1), run_id="b"))
+            assert [r.run_id for r in reader.query()] == ["a", "b"]
+        finally:
+            reader.close()
+            writer.close()
+
+    def test_a_newer_schema_is_refused(self, tmp_path: Path) -> None:
+        path = tmp_path / "r.db"
+        Store(path).close()
+        connection = sqlite3.connect(path)
+        connection.execute("INSERT INTO schema_version VALUES (99, 'future')")
+        connection.commit()
+        connection.close()
+        with pytest.raises(StoreError, match="schema version 99 is newer"):
+            Store(path, read_only=True)
 
 
 # A writer process that prints each run_id only after append() returned, as the daemon counts it only then.

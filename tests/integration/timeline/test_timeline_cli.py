@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -219,3 +220,19 @@ def test_output_that_is_a_directory_is_named(tmp_path: Path, jsonl: Path) -> Non
         result = _run("report", "--jsonl", str(jsonl), option, str(tmp_path / "adir"))
         _assert_usage_error(result, f"cannot write {tmp_path / 'adir'}: Is a directory")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_file_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite3"
+    empty.write_bytes(b"")
+    other = tmp_path / "other.sqlite3"
+    connection = sqlite3.connect(other)
+    connection.execute("CREATE TABLE foo (x)")
+    connection.commit()
+    connection.close()
+    for path in (empty, other):
+        before = path.read_bytes()
+        for command in ("timeline", "report"):
+            _assert_usage_error(_run(command, "--db", str(path)), "not a live-monitor store")
+        assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite3", "other.sqlite3"]
