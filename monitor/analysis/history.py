@@ -12,6 +12,7 @@ creates a label set on its first turn); the first sample of one present from the
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -31,6 +32,7 @@ from monitor.analysis.prior import DEFAULT_BASELINE, Prior, history_prior
 from monitor.analysis.timeline import Series, failure_class, series_from_turns
 from monitor.probe.outcome import Outcome
 from monitor.probe.record import ProbeResult, parse_utc
+from monitor.text import printable, redact_url
 
 if TYPE_CHECKING:
     from monitor.store.records import Store
@@ -292,11 +294,14 @@ def load_prometheus(
             "step": step,
         }
     )
-    endpoint = f"{url.rstrip('/')}/api/v1/query_range?{query}"
+    base, headers = _prometheus_request(url)
+    url = redact_url(url)  # every message below names the server, never its password
+    endpoint = f"{base.rstrip('/')}/api/v1/query_range?{query}"
     if not endpoint.startswith(("http://", "https://")):
         raise HistoryError(f"--prometheus: {url!r} is not an http(s) URL")
+    request = urllib.request.Request(endpoint, headers=headers)  # noqa: S310 - scheme checked above
     try:
-        with urllib.request.urlopen(endpoint, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
             body = json.load(response)
     except urllib.error.HTTPError as error:
         raise HistoryError(
@@ -309,8 +314,10 @@ def load_prometheus(
         raise HistoryError(
             f"--prometheus {url}: the answer is not JSON (is this a Prometheus server?)"
         ) from None
-    if body.get("status") != "success" or body.get("data", {}).get("resultType") != "matrix":
-        raise HistoryError(f"--prometheus {url}: unexpected answer: {str(body)[:200]}")
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or body.get("status") != "success" or data.get("resultType") != "matrix":
+        answer = printable(str(body)[:200], newlines=False)
+        raise HistoryError(f"--prometheus {url}: unexpected answer: {answer}")
     series = _series_from_matrix(body["data"]["result"], since.timestamp(), step)
     if not series:
         if model is not None:
@@ -323,11 +330,29 @@ def load_prometheus(
     return series
 
 
+def _prometheus_request(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its userinfo, and the Basic authorization header that userinfo stands for (a
+    Prometheus behind a reverse proxy with basic auth: `https://user:password@host`); urllib would take
+    the userinfo as part of the host name."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url, {}
+    if "@" not in parts.netloc:
+        return url, {}
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
+    bare = urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return bare, {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+
+
 def _error_text(error: urllib.error.HTTPError) -> str:
     try:
-        return str(json.loads(error.read()).get("error", ""))[:200]
-    except (ValueError, OSError):
-        return error.reason
+        text = str(json.loads(error.read()).get("error", ""))
+    except (ValueError, OSError, AttributeError):
+        text = str(error.reason)
+    return printable(text[:200], newlines=False)
 
 
 def _series_from_matrix(result: Sequence[dict[str, Any]], start: float, step: float) -> list[Series]:
@@ -428,8 +453,8 @@ def gather(
         return History(
             series,
             None,
-            f"Prometheus {prometheus} (resolution: {series[0].resolution:g} s steps; the first step only "
-            "sets the counters' baseline, so its turns are not counted)",
+            f"Prometheus {redact_url(prometheus)} (resolution: {series[0].resolution:g} s steps; the first "
+            "step only sets the counters' baseline, so its turns are not counted)",
             start,
             end,
             priors,

@@ -14,8 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,26 +97,45 @@ def _free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Blocks:
+    """The backfilled TSDB blocks, built once; each server gets its own copy to write its lock and WAL."""
+
+    root: Path
+    backfill: Backfill
+
+
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Backfill]]:
+def blocks(tmp_path_factory: pytest.TempPathFactory) -> Blocks:
     if shutil.which("prometheus") is None or shutil.which("promtool") is None:
         pytest.fail("prometheus/promtool not installed: run scripts/install-servers.sh")
     root = tmp_path_factory.mktemp("prometheus")
     start = (int(time.time()) // 3600 - 6) * 3600  # six hours ago, on the hour: inside retention
     visible = _write_openmetrics(root / "turns.om", start)
-    data = root / "data"
     subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "turns.om"), str(data)],
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "turns.om"),
+         str(root / "blocks")],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
+    return Blocks(root, Backfill(start, visible))
+
+
+@contextmanager
+def _serve(blocks: Blocks, name: str, web_config: str = "") -> Iterator[str]:
+    """A Prometheus on its own copy of the blocks, on an ephemeral loopback port; its base URL."""
+    root = blocks.root / name
+    shutil.copytree(blocks.root / "blocks", root / "data")
     (root / "prometheus.yml").write_text("global: {}\n", encoding="utf-8")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        ["prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=(root / "prometheus.log").open("w"),
-    )  # fmt: skip
+    command = [
+        "prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]  # fmt: skip
+    if web_config:
+        (root / "web.yml").write_text(web_config, encoding="utf-8")
+        command.append(f"--web.config.file={root / 'web.yml'}")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=(root / "prometheus.log").open("w"))
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -122,15 +143,24 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                 with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
                     if response.status == 200:
                         break
+            except urllib.error.HTTPError as error:
+                if error.code == 401:  # up, and asking for the password
+                    break
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("prometheus did not start: " + (root / "prometheus.log").read_text()[-2000:])
             time.sleep(0.3)
-        yield url, Backfill(start, visible)
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def prometheus(blocks: Blocks) -> Iterator[tuple[str, Backfill]]:
+    with _serve(blocks, "open") as url:
+        yield url, blocks.backfill
 
 
 def _iso(epoch: int) -> str:
@@ -228,3 +258,36 @@ def test_prometheus_counts_the_partial_last_step_like_the_store(prometheus: tupl
     assert result.returncode == 0, result.stderr
     (pinned,) = json.loads(result.stdout)["series"]
     assert sum(r["trials"] for r in pinned["regimes"]) == backfill.turns_after_first_step[PINNED]
+
+
+# Prometheus' own basic auth (--web.config.file); the hash is bcrypt of PASSWORD at cost 4, made once with
+# Python 3.11's crypt: crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)).
+PASSWORD = "s3cret-Prom"
+WEB_CONFIG = "basic_auth_users:\n  monitor: $2b$04$nLmcDiN.k.nTd4jMERQe5eIRwZj9KG1Jp/AS9D/fg3FHJje5m/p82\n"
+
+
+def test_prometheus_behind_basic_auth_is_read_with_the_urls_userinfo_and_the_password_never_shown(
+    blocks: Blocks, tmp_path: Path
+) -> None:
+    backfill = blocks.backfill
+    window = ["--since", _iso(backfill.start), "--until", _iso(backfill.start + 60 * (MINUTES - 1))]
+    with _serve(blocks, "guarded", WEB_CONFIG) as url:
+        guarded = url.replace("http://", f"http://monitor:{PASSWORD}@")
+        out = tmp_path / "report.md"
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "report", "--prometheus", guarded, "-o", str(out), *window],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        text = out.read_text(encoding="utf-8")
+        assert f"# Gemini Live API — {ALIAS}: failure rate" in text
+        assert PASSWORD not in text + result.stdout + result.stderr
+        assert "Prometheus http://REDACTED@127.0.0.1:" in text
+        for wrong in (url, url.replace("http://", "http://monitor:wrong-Pass@")):
+            refused = subprocess.run(
+                [sys.executable, "-m", "monitor", "timeline", "--prometheus", wrong, *window],
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert refused.returncode == 2
+            assert "query refused with HTTP 401" in refused.stderr
+            assert "wrong-Pass" not in refused.stderr
