@@ -142,10 +142,17 @@ def _timelines(
         history.series,
         history=history.priors,
         families={m.id: (m.family, m.alias) for m in models},
-        baseline={} if baseline is not None else {m.id: m.expected_failure_rate for m in models},
+        baseline=_expected_rates(settings, baseline),
         default_baseline=DEFAULT_BASELINE if baseline is None else baseline,
     )
     return [build_timeline(s, prior=priors[(s.model, s.probe)]) for s in history.series]
+
+
+def _expected_rates(settings: MonitorSettings | None, baseline: float | None) -> dict[str, float]:
+    """Each configured model's expected failure rate, unless `--baseline` sets one rate for all."""
+    if settings is None or baseline is not None:
+        return {}
+    return {m.id: m.expected_failure_rate for m in settings.models}
 
 
 # --- sub-commands: each owned by the issue that builds it; wiring only ---------------------------------
@@ -338,6 +345,7 @@ def _timeline(args: argparse.Namespace) -> int:
             db=args.db, jsonl=args.jsonl, prometheus=args.prometheus, model=args.model,
             since=args.since, until=args.until, step=args.step, now=datetime.now(UTC),
             baseline=DEFAULT_BASELINE if args.baseline is None else args.baseline,
+            expected=_expected_rates(settings, args.baseline),
         )  # fmt: skip
     except HistoryError as error:
         print(f"live-monitor timeline: {error}", file=sys.stderr)
@@ -394,6 +402,7 @@ def _report(args: argparse.Namespace) -> int:
             db=args.db, jsonl=args.jsonl, prometheus=args.prometheus, model=args.model,
             since=args.since, until=args.until, step=args.step, now=datetime.now(UTC),
             baseline=DEFAULT_BASELINE if args.baseline is None else args.baseline,
+            expected=_expected_rates(settings, args.baseline),
         )  # fmt: skip
     except HistoryError as error:
         print(f"live-monitor report: {error}", file=sys.stderr)

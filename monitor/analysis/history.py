@@ -20,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -153,10 +153,15 @@ def load_store_series(
     return series
 
 
+def _default_rate(_model: str) -> float:
+    return DEFAULT_BASELINE
+
+
 def load_store_priors(
-    path: str, series: Sequence[Series], since: datetime, expected: float = DEFAULT_BASELINE
+    path: str, series: Sequence[Series], since: datetime, expected: Callable[[str], float] = _default_rate
 ) -> dict[tuple[str, str], Prior]:
-    """Each series' prior from its own turns in the day before `since` (see `history_prior`)."""
+    """Each series' prior from its own turns in the day before `since` (see `history_prior`), judged against
+    the rate `expected(model)` says that model fails at."""
     from monitor.probe.outcome import ProbeKind  # noqa: PLC0415
 
     store = _open_store(path, None)
@@ -166,7 +171,9 @@ def load_store_priors(
             turns = store.turn_columns(
                 model=s.model, probe=ProbeKind(s.probe), since=since - PRIOR_LOOKBACK, until=since
             )
-            prior = history_prior(series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]), expected)
+            prior = history_prior(
+                series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]), expected(s.model)
+            )
             if prior is not None:
                 priors[(s.model, s.probe)] = prior
     finally:
@@ -175,7 +182,7 @@ def load_store_priors(
 
 
 def _jsonl_priors(
-    path: str, model: str | None, since: datetime, expected: float
+    path: str, model: str | None, since: datetime, expected: Callable[[str], float]
 ) -> dict[tuple[str, str], Prior]:
     """Each series' prior from the file's turns in the day before `since` (none when the file has none)."""
     try:
@@ -188,7 +195,7 @@ def _jsonl_priors(
             Series(
                 s.model, s.probe, s.times[-PRIOR_TURNS:], s.trials[-PRIOR_TURNS:], s.failures[-PRIOR_TURNS:]
             ),
-            expected,
+            expected(s.model),
         )
         if prior is not None:
             priors[(s.model, s.probe)] = prior
@@ -196,7 +203,7 @@ def _jsonl_priors(
 
 
 def _prometheus_priors(
-    url: str, model: str | None, since: datetime, step: float, expected: float
+    url: str, model: str | None, since: datetime, step: float, expected: Callable[[str], float]
 ) -> dict[tuple[str, str], Prior]:
     """Each series' prior from the counters in the PROMETHEUS_LOOKBACK before `since`; none without data."""
     try:
@@ -205,7 +212,7 @@ def _prometheus_priors(
         return {}
     priors = {}
     for s in earlier:
-        prior = history_prior(s, expected)
+        prior = history_prior(s, expected(s.model))
         if prior is not None:
             priors[(s.model, s.probe)] = prior
     return priors
@@ -439,8 +446,17 @@ def gather(
     step: float | None,
     now: datetime,
     baseline: float = DEFAULT_BASELINE,
+    expected: Mapping[str, float] | None = None,
 ) -> History:
-    """Read the one source the command line named (--db, --jsonl or --prometheus) over the window."""
+    """Read the one source the command line named (--db, --jsonl or --prometheus) over the window.
+
+    A series' turns before the window are judged against `expected[model]` (the config's
+    `expected_failure_rate`), else `baseline`: a model configured at 10% is not "already failing" at 10%."""
+    rates = dict(expected or {})
+
+    def rate_of(model: str) -> float:
+        return rates.get(model, baseline)
+
     start = parse_moment(since, "--since", now) if since else None
     end = parse_moment(until, "--until", now) if until else None
     if start and end and start >= end:
@@ -449,7 +465,7 @@ def gather(
         start = start or (end or now) - timedelta(hours=24)
         end = end or now
         series = load_prometheus(prometheus, model=model, since=start, until=end, step=step)
-        priors = _prometheus_priors(prometheus, model, start, series[0].resolution or 60.0, baseline)
+        priors = _prometheus_priors(prometheus, model, start, series[0].resolution or 60.0, rate_of)
         return History(
             series,
             None,
@@ -461,11 +477,11 @@ def gather(
         )
     if jsonl:
         read = read_jsonl_history(jsonl, model, start, end)
-        priors = _jsonl_priors(jsonl, model, start, baseline) if start else {}
+        priors = _jsonl_priors(jsonl, model, start, rate_of) if start else {}
         return History(read.series, read.records, f"JSONL file {jsonl} (per probe)", start, end, priors)
     if db:
         series = load_store_series(db, model, start, end)
-        priors = load_store_priors(db, series, start, baseline) if start else {}
+        priors = load_store_priors(db, series, start, rate_of) if start else {}
         return History(
             series, StoredRecords(db, model, start, end), f"store {db} (per probe)", start, end, priors
         )

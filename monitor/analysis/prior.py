@@ -65,9 +65,12 @@ class Prior:
     def describe(self) -> str:
         """`history before the window: 2/200 failed` and the like, for the report."""
         if self.source is PriorSource.BASELINE:
-            return f"expected baseline {100 * self.rate:.1f}% (weighted as {self.trials} turns)"
-        where = "its own turns before the window" if self.source is PriorSource.HISTORY else "pinned siblings"
-        text = f"{where}: {self.failures}/{self.trials} failed"
+            text = f"expected baseline {100 * self.rate:.1f}% (weighted as {self.trials} turns)"
+        else:
+            where = (
+                "its own turns before the window" if self.source is PriorSource.HISTORY else "pinned siblings"
+            )
+            text = f"{where}: {self.failures}/{self.trials} failed"
         if self.failing_since is not None:
             text += f"; already failing before the window, since {self.failing_since:%Y-%m-%d %H:%M:%S} UTC"
         return text
@@ -129,8 +132,9 @@ def history_prior(earlier: Series, expected: float = DEFAULT_BASELINE) -> Prior 
         )
         return replace(prior, failing_since=since) if prior is not None else None
     if since is not None:
-        # Failing for as long as the history goes back: compare with the expected rate, say since when.
-        return replace(baseline_prior(expected), source=PriorSource.HISTORY, failing_since=since)
+        # Failing for as long as the history goes back: compare with the expected rate (and say so, not
+        # "its own turns"), and say since when.
+        return replace(baseline_prior(expected), failing_since=since)
     return None
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.store.records import Store
-from tests.integration.timeline.records import ALIAS, PINNED, incident_records, write_jsonl
+from tests.integration.timeline.records import ALIAS, PINNED, incident_records, sequence_records, write_jsonl
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -236,3 +236,24 @@ def test_a_file_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path: Path
             _assert_usage_error(_run(command, "--db", str(path)), "not a live-monitor store")
         assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite3", "other.sqlite3"]
+
+
+def test_turns_before_the_window_are_judged_against_the_configured_expected_rate(tmp_path: Path) -> None:
+    """A model configured at 10% that fails 10% for six hours is not 'already failing' with -c; without the
+    config (1%) the same turns are an episode, and the baseline is named as the baseline."""
+    model = "gemini-3.1-flash-live-preview"  # expected_failure_rate: 0.1 in the shipped config
+    turns = sequence_records(model, "........x." * 36)  # one a minute from 16:00, exactly 10%
+    path = write_jsonl(tmp_path / "ten-percent.jsonl", turns)
+    window = ["--since", "2026-05-27T21:30:00Z", "--until", "2026-05-27T22:00:00Z"]
+    configured = _run("timeline", "--jsonl", str(path), *window, "-c", "config/monitor.yaml")
+    assert configured.returncode == 0, configured.stderr
+    assert "its own turns before the window: 20/200 failed: every series" in configured.stdout
+    assert "already failing" not in configured.stdout
+    report = _run("report", "--jsonl", str(path), *window, "-c", "config/monitor.yaml")
+    assert report.stdout.startswith("# Gemini Live API — no failure-rate regression found"), report.stdout[
+        :200
+    ]
+    unconfigured = _run("timeline", "--jsonl", str(path), *window)
+    assert "expected baseline 1.0% (weighted as 100 turns); already failing before the window" in (
+        unconfigured.stdout
+    )
