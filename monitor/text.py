@@ -24,6 +24,7 @@ __all__ = [
     "CREDENTIAL_PARAMETERS",
     "REDACTED",
     "credential_parameters",
+    "header_value_problem",
     "markdown_code",
     "markdown_inline",
     "printable",
@@ -59,6 +60,22 @@ _CONTROL_OR_NEWLINE: Final = re.compile(
 # Every character Markdown (CommonMark + GFM tables) may treat as syntax, plus HTML's `<`, `>` and `&`.
 _MARKDOWN_ACTIVE: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _HTML: Final = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def header_value_problem(value: str, what: str) -> str | None:
+    """Why `value` (a key, a token, a project id sent in a request header) cannot be sent, else None.
+
+    A line break or another control character (a key file with two lines, a pasted CR/LF) is refused by
+    aiohttp at the first request; found at load time it is the user's error, named without quoting the
+    value, which may be a secret."""
+    for index, char in enumerate(value):
+        if char in "\r\n":
+            return (
+                f"{what} contains a line break (character {index + 1} of {len(value)}); it must be one line"
+            )
+        if char < " " or char == "\x7f":
+            return f"{what} contains a control character (character {index + 1} of {len(value)})"
+    return None
 
 
 def printable(text: str, *, newlines: bool = True) -> str:

@@ -28,11 +28,12 @@ from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from monitor.config.sources import read_setup
+from monitor.config.sources import read_setup, read_small_file
 from monitor.config.syntax import PositiveDuration
 from monitor.live.messages import setup_message
 from monitor.probe.ephemeral import EphemeralTokens, TokenOptions, token_service_url
 from monitor.probe.target import AuthKind
+from monitor.text import header_value_problem
 
 __all__ = [
     "CLOUD_PLATFORM_SCOPE",
@@ -120,17 +121,17 @@ def load_google_credentials(credentials_file: Path | None) -> GoogleCredentialsI
 def _from_file(path: Path, variable: str, source: str) -> GoogleCredentialsInfo:
     where = f"{variable}{str(path)!r}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ValueError(f"{variable}cannot read {str(path)!r}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{where} is not a JSON key file (not UTF-8 text)") from None
+        text = read_small_file(path)  # a regular file of at most 1 MiB: a FIFO or /dev/zero never ends
+    except ValueError as error:
+        raise ValueError(f"{variable}{error}") from None
     try:
         info = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(
             f"{where} is not a JSON key file ({error.msg} at line {error.lineno}, column {error.colno})"
         ) from None
+    except RecursionError:
+        raise ValueError(f"{where} is not a JSON key file (nested too deeply)") from None
     if not isinstance(info, dict):
         raise ValueError(f"{where} is not a JSON key file (expected an object)")
     kind = info.get("type")
@@ -258,9 +259,20 @@ def resolve_access(
 
 
 def _quota_project(configured: str | None, google: GoogleCredentialsInfo | None) -> str | None:
+    """The quota project sent as x-goog-user-project: the config's, the credentials', the environment's."""
     if google is None:
         return None
-    return configured or google.quota_project or _env("GOOGLE_CLOUD_QUOTA_PROJECT")
+    for value, source in (
+        (configured, ".quota_project"),
+        (google.quota_project, f"quota_project_id of {google.source}"),
+        (_env("GOOGLE_CLOUD_QUOTA_PROJECT"), "$GOOGLE_CLOUD_QUOTA_PROJECT"),
+    ):
+        if value:
+            problem = header_value_problem(value, f"the quota project from {source}")
+            if problem is not None or any(char.isspace() for char in value):
+                raise ValueError(problem or f"the quota project from {source} contains whitespace")
+            return value
+    return None
 
 
 def _env(name: str) -> str | None:

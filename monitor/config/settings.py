@@ -63,7 +63,7 @@ from monitor.probe.credentials import CredentialSource
 from monitor.probe.oauth import DEFAULT_REFRESH_TIMEOUT_SECONDS, GoogleAccessTokens
 from monitor.probe.outcome import ProbeKind
 from monitor.probe.target import AuthKind, PhaseBudgets, ProbeLimits, ProbeTarget, TextPath
-from monitor.text import credential_parameters, redact_url
+from monitor.text import credential_parameters, header_value_problem, redact_url
 
 __all__ = [
     "CONFIG_ENV",
@@ -127,6 +127,14 @@ class EndpointSettings(_Section):
             )
         return url
 
+    @field_validator("project", "location", "quota_project")
+    @classmethod
+    def _one_word(cls, value: str | None) -> str | None:
+        # Sent in the URL and in the x-goog-user-project header, where a space or CR/LF breaks the request.
+        if value is not None and not re.fullmatch(r"[^\s\x00-\x1f\x7f]+", value):
+            raise ValueError("must be one word: no space, line break or control character")
+        return value
+
     @field_validator("api_key_file")
     @classmethod
     def _readable_key_file(cls, path: Path | None) -> Path | None:
@@ -140,14 +148,17 @@ class EndpointSettings(_Section):
         # container takes its key from /run/secrets without a config file of its own.
         env_file = os.environ.get(f"{self.api_key_env}_FILE", "").strip()
         if self.api_key_file is not None:
-            key = read_small_file(self.api_key_file).strip()
+            key, source = read_small_file(self.api_key_file).strip(), f"api_key_file {self.api_key_file}"
         elif env_file:
             try:
-                key = read_small_file(Path(env_file)).strip()
+                key, source = read_small_file(Path(env_file)).strip(), f"${self.api_key_env}_FILE {env_file}"
             except ValueError as error:
                 raise ValueError(f"${self.api_key_env}_FILE: {error}") from None
         else:
-            key = os.environ.get(self.api_key_env, "").strip()
+            key, source = os.environ.get(self.api_key_env, "").strip(), f"${self.api_key_env}"
+        problem = header_value_problem(key, f"the API key from {source}")
+        if problem is not None:  # else every probe would fail in aiohttp, counted as the provider's failure
+            raise ValueError(problem)
         self._api_key = SecretStr(key)
         return self
 

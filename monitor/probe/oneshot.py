@@ -20,6 +20,7 @@ from monitor.probe.outcome import Outcome, ProbeKind
 from monitor.probe.record import ProbeResult
 from monitor.probe.runner import run_probe
 from monitor.probe.target import AuthKind, ProbeTarget, TextPath
+from monitor.text import header_value_problem
 
 __all__ = [
     "EMULATOR_URL",
@@ -108,6 +109,9 @@ def build_target(
         raise TargetError(f"--url {url!r}: must be a ws:// or wss:// URL of the BidiGenerateContent method")
     if parts.query:
         raise TargetError("--url: must not carry a query; credentials come from GEMINI_API_KEY and --auth")
+    problem = header_value_problem(key, "GEMINI_API_KEY")
+    if problem is not None:  # else aiohttp refuses it at the upgrade, which would read as connect_error
+        raise TargetError(problem)
     if not key and parts.hostname and parts.hostname.endswith("googleapis.com"):
         raise TargetError(
             "GEMINI_API_KEY is not set: the real Live API needs an API key. The emulator needs one too (any "

@@ -261,3 +261,70 @@ def test_the_shipped_example_is_the_built_in_demo_config() -> None:
         "family": "gemini-2.5-flash-native-audio",
         "alias": True,
     }
+
+
+VERTEX_URL = "wss://us-central1-aiplatform.googleapis.com/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent"
+
+
+def test_a_fifo_or_a_device_as_credentials_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "sa.json"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    for path, kind in ((fifo, "a FIFO"), (Path("/dev/zero"), "a character device")):
+        config = tmp_path / "monitor.yaml"
+        config.write_text(
+            f"endpoints:\n  - name: vertex\n    url: {VERTEX_URL}\n    auth: bearer\n"
+            f"    credentials_file: {path}\nmodels:\n  - id: gemini-live-2.5-flash-native-audio\n",
+            encoding="utf-8",
+        )
+        from_file = check_config("-c", str(config))
+        assert from_file.returncode == 2, from_file.stdout + from_file.stderr
+        assert f"credentials_file: cannot read '{path}': not a regular file ({kind})" in from_file.stdout
+    assert time.monotonic() - started < 30
+
+
+def test_a_key_with_a_line_break_is_refused_without_showing_it(tmp_path: Path) -> None:
+    """A key file of two lines (or a pasted CR/LF) would fail every probe in aiohttp, counted as the
+    provider's connect_error: refused at load time, the key never quoted."""
+    key = tmp_path / "gemini_api_key"
+    key.write_text("CANARY-first-line\nCANARY-second-line\n", encoding="utf-8")
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        f"endpoints:\n  - name: gemini-api\n    api_key_file: {key}\n"
+        "models:\n  - id: gemini-3.1-flash-live-preview\n",
+        encoding="utf-8",
+    )
+    from_file = check_config("-c", str(config))
+    from_env = check_config(env={"GEMINI_API_KEY": "CANARY-key\r\nX-Injected: 1"})
+    assert from_file.returncode == from_env.returncode == 2
+    assert (
+        f"the API key from api_key_file {key} contains a line break (character 18 of 36); it must be one line"
+        in from_file.stdout
+    )
+    assert "the API key from $GEMINI_API_KEY contains a line break (character 11 of 25)" in from_env.stdout
+    assert "CANARY" not in from_file.stdout + from_file.stderr + from_env.stdout + from_env.stderr
+    probe = subprocess.run(
+        [sys.executable, "-m", "monitor", "probe", "--model", "m", "--url", "ws://127.0.0.1:9/x"],
+        cwd=REPO, env={**os.environ, "GEMINI_API_KEY": "CANARY\x01"}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert probe.returncode == 2
+    assert (
+        probe.stderr.strip()
+        == "live-monitor probe: GEMINI_API_KEY contains a control character (character 7 of 7)"
+    )
+
+
+def test_a_quota_project_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        f"endpoints:\n  - name: vertex\n    url: {VERTEX_URL}\n    auth: bearer\n"
+        '    quota_project: "billing\\r\\nX-Evil: 1"\nmodels:\n  - id: gemini-live-2.5-flash-native-audio\n',
+        encoding="utf-8",
+    )
+    done = check_config("-c", str(config), env={"CLOUDSDK_CONFIG": str(tmp_path / "no-gcloud")})
+    assert done.returncode == 2
+    assert (
+        "endpoints[0].quota_project: must be one word: no space, line break or control character"
+        in done.stdout
+    )

@@ -69,7 +69,9 @@ def test_an_unreadable_credentials_file(tmp_path: Path, capsys: pytest.CaptureFi
         tmp_path, {"url": VERTEX_URL, "auth": "bearer", "credentials_file": str(tmp_path)}, capsys
     )
     assert code == 2
-    assert problems(out) == [f"endpoints[0].credentials_file: cannot read '{tmp_path}': Is a directory"]
+    assert problems(out) == [
+        f"endpoints[0].credentials_file: cannot read '{tmp_path}': not a regular file (a directory)"
+    ]
 
 
 def test_a_credentials_file_that_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
