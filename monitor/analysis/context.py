@@ -30,7 +30,7 @@ class ReportContext:
     vantages: Sequence[str]
     endpoints: Sequence[str]
     setup_payload: Mapping[str, Any] | None  # the exact `{"setup": ...}` message of the reproduced model
-    reproduce_model: str
+    reproduce_model: str  # as `probe --model` takes it: Vertex AI's full resource name, else the id
     reproduce_probe: str
     url: str | None  # from the config (any key= value redacted); None when no config was given
     url_is_default: bool
@@ -39,6 +39,8 @@ class ReportContext:
     wire: WireSummary | None  # None for Prometheus input (counters carry no messages)
     window: tuple[datetime | None, datetime | None] = (None, None)  # --since/--until (None: unbounded)
     made: datetime | None = None  # when the report was made (UTC)
+    # `probe` options the config implies beyond --model, --probe and --url: ("--auth", "bearer") and the like
+    reproduce_options: tuple[tuple[str, str], ...] = ()
 
 
 def _redact_url(url: str) -> str:
@@ -114,14 +116,21 @@ def build_context(
     endpoint = settings.endpoint_of(configured) if settings and configured else None
     url = _redact_url(endpoint.url) if endpoint else None
     payload = configured.setup_payload if configured else None
-    setup = setup_message(model_resource(model, url or GEMINI_URL), payload or default_setup_payload(model))
+    # Vertex AI names the model by its full resource (the endpoint's project and location), as the probe does.
+    named = (endpoint.access.model_prefix if endpoint else "") + model
+    setup = setup_message(model_resource(named, url or GEMINI_URL), payload or default_setup_payload(model))
+    options: list[tuple[str, str]] = []
+    if endpoint is not None and endpoint.auth.value != "header":
+        options.append(("--auth", endpoint.auth.value))
+    if configured is not None and configured.text_path.value != "client_content":
+        options.append(("--text-path", configured.text_path.value))
     endpoints, vantages = loaded.origins() if loaded is not None else ([], [])
     return ReportContext(
         source=source,
         vantages=vantages,
         endpoints=endpoints or ([endpoint.name] if endpoint else []),
         setup_payload=setup,
-        reproduce_model=model,
+        reproduce_model=named,
         reproduce_probe=probe,
         url=url,
         url_is_default=url == GEMINI_URL,
@@ -130,4 +139,5 @@ def build_context(
         wire=wire_summary(wire_records) if wire_records is not None else None,
         window=window,
         made=made,
+        reproduce_options=tuple(options),
     )

@@ -317,13 +317,15 @@ def render_report(
         ]
         out += [*_fenced("json", json.dumps(context.setup_payload, indent=2)), ""]
     url = f" --url {shlex.quote(context.url)}" if context.url and not context.url_is_default else ""
+    options = "".join(f" {name} {shlex.quote(value)}" for name, value in context.reproduce_options)
+    credential = _CREDENTIAL_WORDS.get(dict(context.reproduce_options).get("--auth", ""), "key")
     out += [
-        "Run N turns and print the per-model table (key from `GEMINI_API_KEY`):",
+        f"Run N turns and print the per-model table ({credential} from `GEMINI_API_KEY`):",
         "",
         *_fenced(
             "sh",
             f"live-monitor probe --model {shlex.quote(context.reproduce_model)} "
-            f"--probe {shlex.quote(context.reproduce_probe)} -n 10{url}",
+            f"--probe {shlex.quote(context.reproduce_probe)} -n 10{url}{options}",
         ),
         "",
     ]
@@ -353,6 +355,13 @@ def render_report(
     out.append(f"- prober_error turns excluded (our own failures, never the provider's): {excluded}")
     out.append("")
     return "\n".join(out)
+
+
+# What `GEMINI_API_KEY` holds for `probe --auth`: header and query send the key itself.
+_CREDENTIAL_WORDS = {
+    "token": "an API key that mints one ephemeral token a probe",
+    "bearer": "an OAuth access token, e.g. `$(gcloud auth print-access-token)`,",
+}
 
 
 def write_atomically(path: str, write: Callable[[Path], object]) -> None:

@@ -257,3 +257,36 @@ def test_turns_before_the_window_are_judged_against_the_configured_expected_rate
     assert "expected baseline 1.0% (weighted as 100 turns); already failing before the window" in (
         unconfigured.stdout
     )
+
+
+def test_report_with_a_vertex_config_names_the_full_resource_and_the_auth(tmp_path: Path) -> None:
+    """The reproduction for a Vertex AI endpoint (bearer): the model's full resource name, as the probe
+    sends it, and `--auth bearer`; a model configured with realtime_input text adds `--text-path`."""
+    from monitor.clock import SYSTEM_CLOCK  # noqa: PLC0415
+    from monitor.emulator.oauth import OAuthIssuer  # noqa: PLC0415
+
+    key = OAuthIssuer(SYSTEM_CLOCK).new_service_account(token_uri="https://oauth2.googleapis.com/token")
+    (tmp_path / "sa.json").write_text(json.dumps({**key, "project_id": "demo-project"}), encoding="utf-8")
+    model = "gemini-live-2.5-flash-native-audio"
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        "endpoints:\n  - name: vertex\n    url: wss://us-central1-aiplatform.googleapis.com/ws/"
+        "google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent\n    auth: bearer\n"
+        f"    credentials_file: {tmp_path / 'sa.json'}\n"
+        f"models:\n  - id: {model}\n    text_path: realtime_input\n",
+        encoding="utf-8",
+    )
+    path = write_jsonl(tmp_path / "turns.jsonl", sequence_records(model, "." * 60 + "x" * 20))
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "report", "--jsonl", str(path), "-c", str(config)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GOOGLE_")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    resource = f"projects/demo-project/locations/us-central1/publishers/google/models/{model}"
+    assert f'"model": "{resource}"' in result.stdout
+    assert f"live-monitor probe --model {resource} --probe text -n 10 --url " in result.stdout
+    assert "BidiGenerateContent --auth bearer --text-path realtime_input\n" in result.stdout
+    assert "an OAuth access token, e.g. `$(gcloud auth print-access-token)`, from `GEMINI_API_KEY`" in (
+        result.stdout
+    )
