@@ -74,6 +74,9 @@ _DROPPED_MIMES = 4
 # What a kept chunk is charged at the least: its objects (chunk, bytes, MIME string) take about 200 bytes even
 # when its audio is empty. Real chunks (40-240 ms, 1,920-11,520 bytes) are charged their length.
 _CHUNK_COST = 256
+# Characters of text and of transcript kept per turn, each: the checks only ask whether any came, and a
+# server streaming text without end must not grow memory (1 MB transcript frames for 30 s took 14 GB).
+TEXT_CHARS = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -146,8 +149,10 @@ class Trace:
     dropped_mimes: set[str] = field(default_factory=set)
     depth: int = wire.DEFAULT_JSON_DEPTH
     integer_digits: int = wire.DEFAULT_INTEGER_DIGITS
-    transcript: list[str] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)  # kept up to TEXT_CHARS
+    text: list[str] = field(default_factory=list)  # kept up to TEXT_CHARS
+    transcript_chars: int = 0
+    text_chars: int = 0
     usage: wire.Usage | None = None
     handle: str = ""  # newest usable newHandle
     tool_calls: int = 0
@@ -167,6 +172,18 @@ class Trace:
 
     def mark(self, name: str, at: float) -> None:
         self.marks.setdefault(name, at)
+
+    def add_transcript(self, piece: str) -> None:
+        if self.transcript_chars < TEXT_CHARS:
+            kept = piece[: TEXT_CHARS - self.transcript_chars]
+            self.transcript.append(kept)
+            self.transcript_chars += len(kept)
+
+    def add_text(self, piece: str) -> None:
+        if self.text_chars < TEXT_CHARS:
+            kept = piece[: TEXT_CHARS - self.text_chars]
+            self.text.append(kept)
+            self.text_chars += len(kept)
 
     def add_audio(self, chunks: Sequence[wire.AudioChunk]) -> None:
         """Keep chunks while under the audio limit; past it count their decoded length and MIME types.
@@ -339,9 +356,9 @@ async def _turn(session: LiveSession, plan: TurnPlan, budgets: Budgets, clock: C
             trace.mark("first_audio", at)
             trace.add_audio(content.audio)
         if content.output_transcript:
-            trace.transcript.append(content.output_transcript)
+            trace.add_transcript(content.output_transcript)
         if content.text:
-            trace.text.append(content.text)
+            trace.add_text(content.text)
         if content.turn_complete:
             trace.mark("turn_complete", at)
             return

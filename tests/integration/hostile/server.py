@@ -59,6 +59,22 @@ async def long_audio_then_complete(ws: web.WebSocketResponse, request: web.Reque
     await ws.receive()
 
 
+def _endless(content: dict[str, object]) -> Script:
+    """One 512 kB `serverContent` frame after another, never a turnComplete."""
+    frame = json.dumps({"serverContent": content}).encode()
+
+    async def script(ws: web.WebSocketResponse, request: web.Request) -> None:
+        await _ready(ws)
+        while True:
+            await ws.send_bytes(frame)
+            await asyncio.sleep(0)
+
+    return script
+
+
+_HALF_MB: Final = "Paris. " * (512 * 1024 // 7)
+
+
 async def message_flood(ws: web.WebSocketResponse, request: web.Request) -> None:
     """Small valid messages without end (210k messages / 7.7 MB of record in 6 s before the fix)."""
     await _ready(ws)
@@ -139,6 +155,9 @@ _MARKUP_KEY: Final = "\x1b[31m\n# heading <img src=x onerror=alert(1)> `code` **
 
 MODES: Final[dict[str, Script]] = {
     "endless_audio": endless_audio,
+    # Text and transcripts without end (1 MB transcript frames for 30 s held 14 GB before the bound).
+    "endless_transcript": _endless({"outputTranscription": {"text": _HALF_MB}}),
+    "endless_text": _endless({"modelTurn": {"parts": [{"text": _HALF_MB}]}}),
     "long_audio": long_audio_then_complete,
     "message_flood": message_flood,
     "never_closes": never_closes,

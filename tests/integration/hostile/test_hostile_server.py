@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,22 @@ class TestMemoryAndTime:
         )
         assert result.audio_seconds > LIMITS.audio_bytes / 2 / 24_000  # counted past the kept sample
         assert result.messages_dropped > 0
+
+    @pytest.mark.parametrize("mode", ["endless_transcript", "endless_text"])
+    async def test_endless_text_times_out_holding_a_bounded_sample(
+        self, mode: str, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """512 kB text frames without end: a streaming timeout, and the turn's Python memory stays bounded
+        (TEXT_CHARS kept of each; before the bound every frame was kept, 14 GB in 30 s at 1 MB a frame)."""
+        tracemalloc.start()
+        try:
+            result = await hostile(mode, http, neighbour, caplog)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert (result.outcome, result.phase) == (Outcome.TIMEOUT, Phase.STREAMING)
+        assert result.messages_dropped > 0  # many frames came: a bound, not a slow server, held memory
+        assert peak < 32 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"
 
     async def test_audio_past_the_kept_bytes_still_completes_and_counts_its_duration(
         self, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
