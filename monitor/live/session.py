@@ -76,12 +76,40 @@ def http_client() -> aiohttp.ClientSession:
       connect phase, timing our own queue as the service's latency.
     - No cookie jar: each probe is a new client, as an SDK session is; a cookie one session is given must
       not change what the next one sends.
+    - No kept-alive connection (`force_close`): a server that answers an upgrade with 503 and keeps the
+      socket open would otherwise carry the next session on it, whose connect would then be timed without
+      its TCP and TLS setup.
+    - No redirect followed (`_refuse_redirects`).
     """
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0),
+        connector=aiohttp.TCPConnector(limit=0, force_close=True),
         cookie_jar=aiohttp.DummyCookieJar(),
         timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_connect=None, sock_read=None),
+        middlewares=(_refuse_redirects,),
     )
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+async def _refuse_redirects(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """A redirect is the server's answer, not a detour: aiohttp would follow it with the same headers, so
+    the x-goog-api-key header would go to whatever host the server names, and that host's handshake would
+    be timed and classified as this endpoint's. It becomes a rejection with its status (handshake_rejected
+    3xx for a session)."""
+    response = await handler(request)
+    if response.status in _REDIRECTS:
+        response.release()
+        raise aiohttp.ClientResponseError(
+            response.request_info,
+            (),
+            status=response.status,
+            message=f"redirect ({response.status}) not followed",
+            headers=response.headers,
+        )
+    return response
 
 
 def authorize(url: str, auth: str, key: str) -> tuple[str, dict[str, str]]:
@@ -195,7 +223,7 @@ class LiveSession:
                 timeout=aiohttp.ClientWSTimeout(ws_close=close_seconds),
                 max_msg_size=frame_bytes,
             )
-        except aiohttp.WSServerHandshakeError as exc:
+        except aiohttp.ClientResponseError as exc:  # WSServerHandshakeError, or a refused redirect
             # str(exc) holds the request URL, which may carry ?key=: keep only the status.
             raise HandshakeRejected(exc.status, redact(exc.message, key)[:200]) from None
         except (aiohttp.ClientError, OSError, ValueError) as exc:

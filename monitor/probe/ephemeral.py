@@ -84,6 +84,10 @@ class EphemeralTokens:
             raise CredentialFailed(
                 Phase.TOKEN, f"no token within {options.timeout_seconds:g} s", timed_out=True
             ) from None
+        except aiohttp.ClientResponseError as error:  # a redirect, never followed (session.http_client)
+            raise CredentialFailed(
+                Phase.TOKEN, f"token service HTTP {error.status}: {error.message}", status=error.status
+            ) from None
         except (aiohttp.ClientError, OSError, ValueError) as error:
             raise CredentialFailed(
                 Phase.TOKEN, f"token service unreachable: {type(error).__name__}"

@@ -24,6 +24,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from monitor.live.session import http_client
 from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
 from monitor.probe.record import ProbeResult
 from monitor.probe.runner import run_probe
@@ -70,7 +71,7 @@ class Neighbour:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    async with http_client() as session:  # the probes' own client, as the daemon and `probe` run them
         yield session
 
 
@@ -245,6 +246,48 @@ class TestMemoryAndTime:
         """Setup read and never answered: a setup timeout at the setup budget."""
         result = await hostile("silent_after_upgrade", http, neighbour, caplog)
         assert (result.outcome, result.phase) == (Outcome.TIMEOUT, Phase.SETUP)
+
+
+class TestHostileUpgrade:
+    async def test_a_redirect_is_a_rejection_and_the_key_never_leaves_for_its_target(
+        self, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """302 to another server: handshake_rejected 302, and the other server never hears from us."""
+        reached: list[str] = []
+
+        async def elsewhere(ws: web.WebSocketResponse, request: web.Request) -> None:
+            reached.append(request.headers.get("x-goog-api-key", ""))
+            await healthy(ws, request)
+
+        async with serve(elsewhere) as other:
+            location = other.replace("ws://", "http://")
+
+            async def redirect(request: web.Request) -> web.StreamResponse:
+                return web.Response(status=302, headers={"Location": location})
+
+            async with serve(healthy, upgrade=redirect) as url:
+                key = SecretStr("AIzaSyRedirectedKey-0123456789abcdefghij")
+                result = await probe(url, http, neighbour, caplog, api_key=key)
+        assert (result.outcome, result.code) == (Outcome.HANDSHAKE_REJECTED, 302)
+        assert reached == []
+
+    async def test_every_session_opens_its_own_connection_after_a_kept_alive_refusal(
+        self, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A 503 that keeps its socket open: the next session must not ride on it (its connect would be
+        timed without TCP setup), so the server sees two client ports for two sessions."""
+        ports: list[int] = []
+
+        async def once_unavailable(request: web.Request) -> web.StreamResponse | None:
+            ports.append(request.transport.get_extra_info("peername")[1])  # type: ignore[union-attr]
+            return web.Response(status=503, text="busy") if len(ports) == 1 else None
+
+        async with serve(healthy, upgrade=once_unavailable) as url:
+            first = await probe(url, http, neighbour, caplog)
+            second = await probe(url, http, neighbour, caplog)
+        assert (first.outcome, first.code, second.outcome) == (Outcome.HANDSHAKE_REJECTED, 503, Outcome.OK)
+        assert len(ports) == 2
+        assert ports[0] != ports[1]
 
 
 class TestHostileKeys:
