@@ -238,6 +238,9 @@ async def converse(
             )
             closed = False
         await _turn(session, plan, budgets, clock, trace)
+    except Exception:
+        trace.mark("failed", clock.monotonic())  # detection, before our close handshake adds its wait
+        raise
     finally:
         if not closed:  # a failed reconnect has closed and recorded its own session
             await _close(session, trace)
@@ -292,7 +295,9 @@ async def _open(
                 break
         while session.ready():  # frames that came with setupComplete (a goAway, say) count before the turn
             await _next(session, trace, clock, None, budget="setup", seconds=budgets.setup)
-    except BaseException:
+    except BaseException as error:
+        if isinstance(error, Exception):
+            trace.mark("failed", clock.monotonic())  # detection, before our close handshake adds its wait
         await _close(session, trace)
         raise
     return session

@@ -121,7 +121,9 @@ async def run_probe(
     except asyncio.CancelledError:
         raise
     except Exception as error:  # noqa: BLE001 - the one boundary where failures become outcomes
-        failed_at = clock.monotonic()
+        # When the failure was detected: the conversation marks it before closing (our close handshake
+        # may wait up to limits.close_seconds for a server that never answers it).
+        failed_at = trace.marks.get("failed", clock.monotonic())
         observation = observe(error)
         detail = _redacted(str(error), secrets)
         if observation.mechanism is Mechanism.BUG:
@@ -210,7 +212,7 @@ async def _recover(
         recovered = False
         outcome, cause = classify(observe(error))
         detail = f"{outcome.value} {cause.value}"
-    end = trace.marks.get("turn_complete") if recovered else None
+    end = trace.marks.get("turn_complete") if recovered else trace.marks.get("failed")
     seconds = (end if end is not None else clock.monotonic()) - start
     outcome_ = RecoveryOutcome.OK if recovered else RecoveryOutcome.FAILED
     return Recovery(kind=kind, outcome=outcome_, seconds=max(0.0, seconds), detail=detail)

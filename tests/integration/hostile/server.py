@@ -120,6 +120,13 @@ def _only(raw: str | bytes) -> Script:
     return script
 
 
+async def bad_frame_then_deaf(ws: web.WebSocketResponse, request: web.Request) -> None:
+    """A frame that is not a message (a JSON array), then never reads again: our close is never answered."""
+    await _ready(ws)
+    await ws.send_str("[1,2,3]")
+    await asyncio.sleep(3600)
+
+
 async def silent_after_upgrade(ws: web.WebSocketResponse, request: web.Request) -> None:
     """Reads the setup and never answers."""
     await ws.receive()
@@ -184,6 +191,7 @@ MODES: Final[dict[str, Script]] = {
     "huge_frame": _only(b'{"sessionResumptionUpdate":{"newHandle":"' + b"h" * (8 * 1024 * 1024) + b'"}}'),
     "huge_go_away": _only('{"goAway":{"timeLeft":"' + "9" * 5000 + 's"}}'),
     "silent_after_upgrade": silent_after_upgrade,
+    "bad_frame_then_deaf": bad_frame_then_deaf,
     "bad_close_reason": bad_close_reason,
     "ansi_close_reason": ansi_close_reason,
     "echoes_key": echoes_key,

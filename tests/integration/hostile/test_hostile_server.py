@@ -25,7 +25,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from monitor.live.session import http_client
-from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind
+from monitor.probe.outcome import Cause, Outcome, Phase, ProbeKind, TimingPhase
 from monitor.probe.record import ProbeResult
 from monitor.probe.runner import run_probe
 from monitor.probe.target import PhaseBudgets, ProbeLimits, ProbeTarget
@@ -157,6 +157,17 @@ class TestMemoryAndTime:
         )
         assert result.audio_seconds > LIMITS.audio_bytes / 2 / 24_000  # counted past the kept sample
         assert result.messages_dropped > 0
+
+    async def test_failure_is_timed_at_detection_not_after_our_unanswered_close(
+        self, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A bad frame, then a server deaf to our close: the close waits limits.close_seconds, the failure
+        timing (turn sent to detection) does not include that wait."""
+        start = time.monotonic()
+        result = await hostile("bad_frame_then_deaf", http, neighbour, caplog)
+        assert time.monotonic() - start >= LIMITS.close_seconds  # the close really waited
+        assert result.outcome is Outcome.PROTOCOL_ERROR, result.detail
+        assert result.timings[TimingPhase.FAILURE] < LIMITS.close_seconds / 2
 
     @pytest.mark.parametrize("mode", ["endless_transcript", "endless_text"])
     async def test_endless_text_times_out_holding_a_bounded_sample(
