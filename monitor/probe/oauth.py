@@ -63,6 +63,11 @@ class _TokenEndpointFailed(google.auth.exceptions.TransportError):
         super().__init__(f"HTTP {status} {' '.join(text.split())[:160]}".rstrip())  # type: ignore[no-untyped-call]
 
 
+class _UnusableAnswer(google.auth.exceptions.RefreshError):
+    """google-auth failed on the token endpoint's answer itself: a 200 that is a login page (a captive portal,
+    a proxy) or broken JSON, an `expires_in` no clock can hold. The endpoint's fault, not a bug of ours."""
+
+
 class _BoundedSession(requests.Session):
     """requests, as google-auth's transport uses it, with the token endpoint's answer bounded in size and in
     total time: a token endpoint that drips or floods cannot hold the refresh thread or its memory."""
@@ -206,6 +211,15 @@ class GoogleAccessTokens:
         with self._thread_lock:
             try:
                 self._credentials.refresh(request)  # type: ignore[no-untyped-call]
+            except (TypeError, KeyError, AttributeError, OverflowError, ValueError) as error:
+                if isinstance(error, google.auth.exceptions.GoogleAuthError):
+                    raise
+                # google-auth reads the answer as a dict of strings and numbers: anything else fails inside
+                # it (`string indices must be integers` for an HTML page, OverflowError for expires_in 1e30).
+                raise _UnusableAnswer(  # type: ignore[no-untyped-call]
+                    f"the token endpoint's answer (HTTP {request.last_status}) is not a token response "
+                    f"({type(error).__name__})"
+                ) from None
             finally:
                 request.close()
         token = str(self._credentials.token or "")

@@ -300,3 +300,51 @@ async def test_express_mode_is_vertex_ai_with_an_api_key(
     assert target.model_prefix == "publishers/google/models/"
     assert result.outcome is Outcome.OK, result.to_record()
     assert "CANARY-express-not-a-key" not in json.dumps(result.to_record())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(
+            ("text/html", "<html><body>Sign in to the guest network</body></html>"), id="login-page"
+        ),
+        pytest.param(("application/json", '"just a string"'), id="json-string"),
+        pytest.param(
+            ("application/json", json.dumps({"access_token": "ya29.abcdefgh", "expires_in": 10**30})),
+            id="expires-beyond-any-clock",
+        ),
+    ],
+)
+async def test_a_token_answer_google_auth_cannot_read_is_a_credentials_outcome(
+    tmp_path: Path, http: aiohttp.ClientSession, answer: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 200 from the token endpoint that is not a token response (a captive portal's page, a JSON string,
+    an expiry no clock holds) fails inside google-auth: credentials_error, not prober_error, no traceback."""
+    content_type, body = answer
+
+    async def token(request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type=content_type)
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        from monitor.clock import SYSTEM_CLOCK  # noqa: PLC0415
+        from monitor.emulator.oauth import OAuthIssuer  # noqa: PLC0415
+
+        uri = f"http://127.0.0.1:{runner.addresses[0][1]}/token"
+        key = tmp_path / "sa.json"
+        key.write_text(json.dumps(OAuthIssuer(SYSTEM_CLOCK).new_service_account(token_uri=uri, project="p")))
+        endpoint = vertex_endpoint("ws://127.0.0.1:9" + VERTEX_PATH, key, location="us-central1")
+        settings = load_settings(str(write_config(tmp_path, [endpoint], [{"id": VERTEX_MODEL}])))
+        target, kind = settings.targets()[0]
+        caplog.set_level(logging.ERROR)
+        result = await run_probe(target, kind, http=http)
+    finally:
+        await runner.cleanup()
+    assert (result.outcome, result.phase) == (Outcome.CREDENTIALS_ERROR, Phase.CREDENTIALS), result.detail
+    assert "is not a token response" in result.detail
+    assert not [r for r in caplog.records if "probe bug" in r.getMessage()]
