@@ -17,10 +17,13 @@ from typing import Any, Final
 
 from monitor.live.errors import ProtocolError
 
-__all__ = ["KIND_CHARS", "MAX_UNKNOWN_KINDS", "kind_name", "normalise", "safe_text"]
+__all__ = ["KIND_CHARS", "MAX_ARRAY_ENTRIES", "MAX_UNKNOWN_KINDS", "kind_name", "normalise", "safe_text"]
 
 KIND_CHARS: Final = 40  # an unknown kind keeps this many characters of its key
 MAX_UNKNOWN_KINDS: Final = 4  # unknown keys named per frame; the rest are counted in one entry
+# Entries of one JSON array: a real frame's arrays (parts, functionCalls) hold a handful. A 4 MiB frame of a
+# million `{}` took 1.5 s of CPU to parse and build, on the loop every other probe's marks are taken on.
+MAX_ARRAY_ENTRIES: Final = 4096
 _CONTAINERS_AND_NUMBERS: Final = frozenset({dict, list, int, float})  # what _walk must look into or check
 _SNAKE: Final = re.compile(r"_([a-z0-9])")
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_]")
@@ -54,6 +57,8 @@ def _walk(value: Any, left: int, bound: int, digits: int, depth: int) -> Any:
     if kind is list:
         if left <= 0:
             raise ProtocolError(f"frame nested deeper than limits.json_depth {depth}")
+        if len(value) > MAX_ARRAY_ENTRIES:
+            raise ProtocolError(f"array of {len(value)} entries, more than {MAX_ARRAY_ENTRIES}")
         return [
             _walk(v, left - 1, bound, digits, depth) if type(v) in _CONTAINERS_AND_NUMBERS else v
             for v in value

@@ -29,6 +29,7 @@ from monitor.live.errors import ProtocolError
 
 __all__ = [
     "INPUT_AUDIO_MIME",
+    "MAX_FUNCTION_CALLS",
     "PROBE_TOOL_NAME",
     "AudioChunk",
     "FunctionCall",
@@ -113,6 +114,10 @@ _CONTENT_KIND_NAMES: Final = {kind: f"serverContent.{kind}" for kind in _CONTENT
 DEFAULT_JSON_DEPTH: Final = 64
 DEFAULT_INTEGER_DIGITS: Final = 18
 _DECODER: Final = msgspec.json.Decoder()
+# Function calls answered per toolCall frame: a model calls a few tools at once; each call costs a send.
+MAX_FUNCTION_CALLS: Final = 64
+# JSON objects and arrays in one frame (a real one has under 20).
+_MAX_CONTAINERS: Final = 4 * bounds.MAX_ARRAY_ENTRIES
 _MIME_CHARS: Final = 100  # "audio/pcm;rate=24000" is 20; a MIME type this long is not one
 
 
@@ -262,6 +267,14 @@ def parse_server_frame(
 
 def _parse(data: bytes | str, *, depth: int, integer_digits: int) -> ServerMessage:
     """The general path: any frame, any key spelling, every bound checked."""
+    # Before decoding, which would build every object: a frame of a million `{}` costs a second of CPU
+    # to decode alone. A bracket in a string counts too; no real frame holds thousands (base64 has none).
+    if isinstance(data, bytes):
+        containers = data.count(b"{") + data.count(b"[")
+    else:
+        containers = data.count("{") + data.count("[")
+    if containers > _MAX_CONTAINERS:
+        raise ProtocolError(f"frame of {containers} JSON objects and arrays, more than {_MAX_CONTAINERS}")
     try:
         decoded = _decode(data)
     except RecursionError:
@@ -359,6 +372,8 @@ def _streamed(data: bytes | str) -> ServerMessage | None:
     audio: list[AudioChunk] = []
     text: list[str] = []
     if turn and turn.parts:
+        if len(turn.parts) > bounds.MAX_ARRAY_ENTRIES:
+            return None  # the general path names the limit
         for part in turn.parts:
             blob = part.inline_data
             if blob is not msgspec.UNSET:
@@ -480,7 +495,10 @@ def _content(content: Mapping[str, Any]) -> ServerContent:
 
 def _function_calls(frame: Mapping[str, Any]) -> tuple[FunctionCall, ...]:
     calls: list[FunctionCall] = []
-    for call in _list(_object(frame, "toolCall"), "functionCalls"):
+    entries = _list(_object(frame, "toolCall"), "functionCalls")
+    if len(entries) > MAX_FUNCTION_CALLS:  # each is answered with a toolResponse: bound the sends too
+        raise ProtocolError(f"toolCall with {len(entries)} functionCalls, more than {MAX_FUNCTION_CALLS}")
+    for call in entries:
         if not isinstance(call, dict):
             raise ProtocolError("toolCall.functionCalls[] entry is not an object")
         args = _object(call, "args")

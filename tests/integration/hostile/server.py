@@ -1,7 +1,7 @@
 """A Live API server that misbehaves on purpose (aiohttp, 127.0.0.1, port 0): one script per failure mode.
 
 Each mode answers setup like the real service, then does the one hostile thing: streams audio without end,
-floods messages, never closes, sends keys and numbers no client expects, nests JSON 100k deep, sends a frame
+floods messages, never closes, sends keys and numbers no client expects, nests JSON 10k deep, sends a frame
 larger than the client's limit, or dribbles its HTTP upgrade one byte at a time. The same modes drive
 `benchmarks/hostile_memory.py`, so the suite and the memory figure test one server.
 """
@@ -186,7 +186,9 @@ MODES: Final[dict[str, Script]] = {
         )
     ),
     "huge_integer": _only('{"usageMetadata":{"promptTokenCount":' + "7" * 5000 + "}}"),
-    "deep_nesting": _only(_deep(100_000)),
+    "deep_nesting": _only(_deep(10_000)),  # decoded, then refused by the walk at limits.json_depth
+    # A toolCall of 300k calls in 0.9 MB: refused before decoding (1.5 s of CPU a million before the bound).
+    "many_calls": _only('{"toolCall":{"functionCalls":[' + ",".join(["{}"] * 300_000) + "]}}"),
     # 8 MiB: twice the default frame limit (and eight times the suite's).
     "huge_frame": _only(b'{"sessionResumptionUpdate":{"newHandle":"' + b"h" * (8 * 1024 * 1024) + b'"}}'),
     "huge_go_away": _only('{"goAway":{"timeLeft":"' + "9" * 5000 + 's"}}'),

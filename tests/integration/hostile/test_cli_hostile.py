@@ -43,7 +43,7 @@ async def test_a_server_that_never_answers_our_close_no_longer_holds_the_command
 
 
 async def test_a_deeply_nested_frame_is_a_protocol_error_and_no_traceback() -> None:
-    """100k-deep JSON: exit 1, a protocol_error naming the limit, nothing like a traceback on stderr."""
+    """10k-deep JSON: exit 1, a protocol_error naming the limit, nothing like a traceback on stderr."""
     async with serve(MODES["deep_nesting"]) as url:
         code, stdout, stderr, seconds = await _probe(url, "--json")
     assert code == 1

@@ -384,6 +384,7 @@ class TestHostileNumbersAndNesting:
             ("huge_sample_rate", "inlineData.mimeType of 5015 characters"),
             ("huge_integer", "integer string conversion"),
             ("deep_nesting", "limits.json_depth 64"),
+            ("many_calls", "300003 JSON objects and arrays, more than 16384"),
             ("huge_go_away", "not a protobuf Duration"),
             ("bad_close_reason", "WebSocket protocol violation"),
         ],
@@ -396,7 +397,8 @@ class TestHostileNumbersAndNesting:
         mode: str,
         detail: str,
     ) -> None:
-        """400 digits, 1e400, a 5000-digit rate or integer, 100k-deep JSON: protocol_error naming why."""
+        """400 digits, 1e400, a 5000-digit rate or integer, 10k-deep JSON, 300k function calls: protocol_error
+        naming why."""
         result = await hostile(mode, http, neighbour, caplog)
         assert result.outcome is Outcome.PROTOCOL_ERROR, result.detail
         assert detail in result.detail

@@ -55,10 +55,30 @@ class TestNormalise:
 
 class TestParseLimits:
     def test_deep_nesting_from_the_wire_is_a_protocol_error(self) -> None:
-        """100k levels never reach a recursive step of ours nor raise RecursionError."""
-        frame = '{"serverContent":' + "[" * 100_000 + "]" * 100_000 + "}"
+        """10k levels are decoded and refused by the bounded walk at json_depth, never a RecursionError;
+        100k levels are refused before decoding, as more containers than a frame may hold."""
+        frame = '{"serverContent":' + "[" * 10_000 + "]" * 10_000 + "}"
         with pytest.raises(ProtocolError, match="json_depth"):
             wire.parse_server_frame(frame)
+        frame = '{"serverContent":' + "[" * 100_000 + "]" * 100_000 + "}"
+        with pytest.raises(ProtocolError, match="100001 JSON objects and arrays, more than 16384"):
+            wire.parse_server_frame(frame)
+
+    def test_a_frame_of_a_million_objects_is_refused_before_it_is_decoded(self) -> None:
+        """What a frame may hold in objects, arrays, array entries and function calls, each bounded."""
+        calls = '{"toolCall":{"functionCalls":[' + ",".join(['{"id":"a","name":"b"}'] * 1_000_000) + "]}}"
+        with pytest.raises(ProtocolError, match="1000003 JSON objects and arrays, more than 16384"):
+            wire.parse_server_frame(calls.encode())
+        with pytest.raises(ProtocolError, match="array of 5000 entries, more than 4096"):
+            wire.parse_server_frame(
+                '{"serverContent":{"modelTurn":{"parts":[' + ",".join(['"x"'] * 5000) + "]}}}"
+            )
+        with pytest.raises(ProtocolError, match="toolCall with 65 functionCalls, more than 64"):
+            wire.parse_server_frame('{"toolCall":{"functionCalls":[' + ",".join(['{"id":"a"}'] * 65) + "]}}")
+        many = wire.parse_server_frame(
+            '{"toolCall":{"functionCalls":[' + ",".join(['{"id":"a"}'] * 64) + "]}}"
+        )
+        assert len(many.function_calls) == 64
 
     def test_a_1e400_token_count_is_a_protocol_error(self) -> None:
         """The float overflows to infinity, which is refused before any int() conversion."""
