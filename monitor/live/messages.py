@@ -439,7 +439,9 @@ def _decode(data: bytes | str) -> Any:
     try:
         return _DECODER.decode(data)
     except msgspec.DecodeError:
-        return json.loads(data)
+        # json.loads(bytes) would guess UTF-16 or UTF-32 and skip a BOM; a frame is UTF-8 JSON, nothing else
+        # (strict decoding: a UnicodeDecodeError is a protocol error for the caller).
+        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
 
 
 _BASE64: Final = msgspec.json.Decoder(bytes)

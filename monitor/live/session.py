@@ -60,6 +60,8 @@ _FRAME_BYTES = 4 * 1024 * 1024
 # flood of tiny frames can hold the event loop (the other probes) between two yields.
 _QUEUE_FRAMES = 256
 _DATA_TYPES = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
+_NO_STATUS_RECEIVED = 1005
+_CUT_SECRET_CHARS = 8  # the shortest cut-off start of a secret that `redact` replaces
 # After a failed send, how long we read for the close frame that explains it.
 _SEND_FAILURE_GRACE_SECONDS = 0.5
 _KEY_PARAM = re.compile(r"((?:key|access_token)=)[^&\s'\"]*")
@@ -132,9 +134,17 @@ def authorize(url: str, auth: str, key: str) -> tuple[str, dict[str, str]]:
 
 
 def redact(text: str, secret: str) -> str:
-    """`text` without the secret and without any `key=`/`access_token=` query value."""
+    """`text` without the secret and without any `key=`/`access_token=` query value.
+
+    Also a secret cut off at the end of `text` (a close reason is at most 123 bytes, a detail 300 characters,
+    so a key the server echoes near the end arrives truncated): any tail of 8 or more characters that the
+    secret begins with."""
     if secret:
         text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
+        for length in range(min(len(secret), len(text)) - 1, _CUT_SECRET_CHARS - 1, -1):
+            if text.endswith(secret[:length]):
+                text = text[:-length] + "***"
+                break
     return _KEY_PARAM.sub(r"\1***", text)
 
 
@@ -432,7 +442,9 @@ class LiveSession:
             return
         error = message.data if kind is aiohttp.WSMsgType.ERROR else self._ws.exception()
         if kind is aiohttp.WSMsgType.CLOSE:
-            self._end(Ending(at, "server", int(message.data), str(message.extra or "")))
+            # An empty close frame carries no code (aiohttp reports 0): RFC 6455 7.1.5 calls that 1005.
+            code = int(message.data) or _NO_STATUS_RECEIVED
+            self._end(Ending(at, "server", code, str(message.extra or "")))
         elif isinstance(error, aiohttp.ServerTimeoutError):
             # aiohttp's heartbeat got no pong: it closed the socket (reported as ERROR during a read,
             # CLOSED after one).

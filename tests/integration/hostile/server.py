@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Final
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from tests.unit.live.scripted_server import PATH, Script, answer_turn, read_turn, send, setup_ok, speech
 
@@ -127,6 +127,14 @@ async def bad_frame_then_deaf(ws: web.WebSocketResponse, request: web.Request) -
     await asyncio.sleep(3600)
 
 
+async def empty_close(ws: web.WebSocketResponse, request: web.Request) -> None:
+    """A close frame with no payload (no code, no reason), written raw: aiohttp's close() always sends one."""
+    await _ready(ws)
+    assert ws._writer is not None  # a hostile peer writes the frame itself
+    await ws._writer.send_frame(b"", WSMsgType.CLOSE)
+    await ws.receive()
+
+
 async def silent_after_upgrade(ws: web.WebSocketResponse, request: web.Request) -> None:
     """Reads the setup and never answers."""
     await ws.receive()
@@ -194,6 +202,10 @@ MODES: Final[dict[str, Script]] = {
     "huge_go_away": _only('{"goAway":{"timeLeft":"' + "9" * 5000 + 's"}}'),
     "silent_after_upgrade": silent_after_upgrade,
     "bad_frame_then_deaf": bad_frame_then_deaf,
+    "empty_close": empty_close,
+    # UTF-16 and a UTF-8 BOM: json.loads(bytes) would guess the encoding; a frame is UTF-8 JSON.
+    "utf16_frame": _only(json.dumps({"serverContent": {"turnComplete": True}}).encode("utf-16")),
+    "bom_frame": _only(b"\xef\xbb\xbf" + json.dumps({"serverContent": {"turnComplete": True}}).encode()),
     "bad_close_reason": bad_close_reason,
     "ansi_close_reason": ansi_close_reason,
     "echoes_key": echoes_key,

@@ -351,6 +351,13 @@ class TestHostileKeys:
             "sessionResumptionUpdate", "k0", "k1", "k2", "k3", "more_keys~9996",
         ]  # fmt: skip
 
+    async def test_an_empty_close_frame_is_code_1005(
+        self, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """No status in the close frame: 1005 (RFC 6455 7.1.5), never the invalid code 0."""
+        result = await hostile("empty_close", http, neighbour, caplog)
+        assert (result.outcome, result.code, result.close_initiator) == (Outcome.SERVER_CLOSE, 1005, "server")
+
     async def test_control_characters_in_a_close_reason_are_made_visible(
         self, http: aiohttp.ClientSession, neighbour: Neighbour, caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -385,6 +392,8 @@ class TestHostileNumbersAndNesting:
             ("huge_integer", "integer string conversion"),
             ("deep_nesting", "limits.json_depth 64"),
             ("many_calls", "300003 JSON objects and arrays, more than 16384"),
+            ("utf16_frame", "UnicodeDecodeError"),
+            ("bom_frame", "Unexpected UTF-8 BOM"),
             ("huge_go_away", "not a protobuf Duration"),
             ("bad_close_reason", "WebSocket protocol violation"),
         ],

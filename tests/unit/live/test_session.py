@@ -62,6 +62,12 @@ def test_redact_removes_the_key_and_any_key_parameter() -> None:
     assert "key=***&alt=1" in cleaned
 
 
+def test_redact_removes_a_key_cut_off_at_the_end() -> None:
+    """A close reason is at most 123 bytes: an echoed key near its end arrives truncated."""
+    assert redact(f"Internal error for {KEY[:12]}", KEY) == "Internal error for ***"
+    assert redact(f"ends in {KEY[:7]}", KEY) == f"ends in {KEY[:7]}"  # too short to be told from text
+
+
 @pytest.mark.parametrize(
     ("auth", "where"),
     [pytest.param("header", "header", id="header"), pytest.param("query", "query", id="query")],
