@@ -8,6 +8,7 @@ reader went away (`... | head`; no traceback, as for any Unix tool ended by SIGP
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -409,10 +410,14 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     timelines = _timelines(history, settings, args.baseline)
     co_changes = cross_model(timelines, history.series)
-    context = build_context(
-        source=history.source, records=history.records, series=history.series, co_changes=co_changes,
-        settings=settings, window=(history.start, history.end), made=datetime.now(UTC),
-    )  # fmt: skip
+    try:  # the report reads the records it shows now: one of them may be damaged
+        context = build_context(
+            source=history.source, records=history.records, series=history.series, co_changes=co_changes,
+            settings=settings, window=(history.start, history.end), made=datetime.now(UTC),
+        )  # fmt: skip
+    except HistoryError as error:
+        print(f"live-monitor report: {error}", file=sys.stderr)
+        return EXIT_USAGE
     text = render_report(timelines, co_changes, history.series, context)
     try:
         if args.plot:
@@ -479,6 +484,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _discard_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as error:
+        if error.errno not in _WRITE_FAILURES:
+            raise
+        # `> /dev/full`, a full disk or quota under the output: say so in one line, as for bad input.
+        _discard_stdout()
+        print(f"live-monitor: cannot write the output: {error.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+# What writing the output can fail with, besides a closed pipe.
+_WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 def _discard_stdout() -> None:

@@ -71,7 +71,10 @@ def parse_moment(text: str, field: str, now: datetime) -> datetime:
     """`--since/--until`: ISO 8601 with a zone (or Z), or a duration before now such as `90m`, `6h`, `2d`."""
     match = _RELATIVE.match(text.strip())
     if match:
-        return now - timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+        try:
+            return now - timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+        except OverflowError:  # `99999999d`: before the first representable time
+            raise HistoryError(f"{field}: {text!r} reaches before the year 1") from None
     try:
         return parse_utc(text)
     except ValueError:
@@ -120,14 +123,30 @@ def load_store(
     path: str, model: str | None, since: datetime | None, until: datetime | None
 ) -> list[ProbeResult]:
     """Records of the daemon's SQLite store, every one parsed (the slow path; the timeline reads columns)."""
+    from monitor.store.records import StoreError  # noqa: PLC0415 - sqlite machinery only for --db
+
     store = _open_store(path, model)
     try:
         records = store.query(model=model, since=since, until=until)
+    except StoreError as error:
+        raise HistoryError(f"--db {error}") from None
     finally:
         store.close()
     if not records:
         raise HistoryError(f"--db {path}: no probe records{_window(since, until)}")
     return records
+
+
+# Start times a record can have (years 1 to 9999, in epoch milliseconds): past them no datetime exists.
+_FIRST_MS, _LAST_MS = -62_135_596_800_000, 253_402_300_799_999
+
+
+def _in_range(path: str, turns: list[tuple[int, str, int | None]]) -> list[tuple[int, str, int | None]]:
+    """`turns` (sorted by start), refused when a start time is outside any calendar: not our record."""
+    for ms in (turns[0][0], turns[-1][0]) if turns else ():
+        if not _FIRST_MS <= ms <= _LAST_MS:
+            raise HistoryError(f"--db {path}: a record starts at {ms} ms since 1970, a time no calendar has")
+    return turns
 
 
 def load_store_series(
@@ -145,7 +164,7 @@ def load_store_series(
                 continue
             turns = store.turn_columns(model=job_model, probe=probe, since=since, until=until)
             if turns:
-                series.append(series_from_turns(job_model, probe.value, turns))
+                series.append(series_from_turns(job_model, probe.value, _in_range(path, turns)))
     finally:
         store.close()
     if not series:
@@ -172,7 +191,7 @@ def load_store_priors(
                 model=s.model, probe=ProbeKind(s.probe), since=since - PRIOR_LOOKBACK, until=since
             )
             prior = history_prior(
-                series_from_turns(s.model, s.probe, turns[-PRIOR_TURNS:]), expected(s.model)
+                series_from_turns(s.model, s.probe, _in_range(path, turns[-PRIOR_TURNS:])), expected(s.model)
             )
             if prior is not None:
                 priors[(s.model, s.probe)] = prior
@@ -232,9 +251,13 @@ class StoredRecords:
             since = max(since, start - timedelta(seconds=1)) if since else start - timedelta(seconds=1)
         if end is not None:
             until = min(until, end + timedelta(seconds=1)) if until else end + timedelta(seconds=1)
+        from monitor.store.records import StoreError  # noqa: PLC0415 - sqlite machinery only for --db
+
         store = _open_store(self.path, self.model)
         try:
             records = store.query(model=self.model, since=since, until=until)
+        except StoreError as error:
+            raise HistoryError(f"--db {error}") from None
         finally:
             store.close()
         after = start or datetime.min.replace(tzinfo=UTC)

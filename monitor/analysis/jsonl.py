@@ -161,7 +161,7 @@ def _turns(path: str) -> Iterator[_Turn]:
     for block in _blocks(path):
         try:
             turns = _DECODER.decode_lines(block)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # the exact path below names the line
             turns = None
         if turns is not None and all(_valid(turn) for turn in turns):
             line_number += block.count(b"\n")
@@ -204,14 +204,16 @@ def _blocks(path: str) -> Iterator[bytes]:
     try:
         with Path(path).open("rb") as handle:
             rest = b""
+            lines = 0  # lines before the block, to name the one that is not UTF-8
             while chunk := handle.read(_BLOCK_BYTES):
                 chunk = rest + chunk
                 cut = chunk.rfind(b"\n") + 1
                 rest = chunk[cut:]
                 if cut:
-                    yield _utf8(path, chunk[:cut])
+                    yield _utf8(path, chunk[:cut], lines)
+                    lines += chunk.count(b"\n", 0, cut)
             if rest:
-                yield _utf8(path, rest + b"\n")
+                yield _utf8(path, rest + b"\n", lines)
     except OSError as error:
         raise JsonlError(f"--jsonl {path}: cannot read: {error.strerror}") from None
 
@@ -225,11 +227,12 @@ def _lines(path: str) -> Iterator[tuple[int, bytes]]:
                 yield number, line
 
 
-def _utf8(path: str, block: bytes) -> bytes:
+def _utf8(path: str, block: bytes, lines_before: int) -> bytes:
     try:
         block.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise JsonlError(f"--jsonl {path}: not UTF-8 text ({error.reason})") from None
+        line = lines_before + block.count(b"\n", 0, error.start) + 1
+        raise JsonlError(f"{path} line {line}: not UTF-8 text ({error.reason})") from None
     return block
 
 
@@ -239,6 +242,8 @@ def _slow_record(path: str, number: int, line: bytes) -> ProbeResult:
         value = json.loads(line)
     except json.JSONDecodeError as error:
         raise JsonlError(f"{path} line {number}: not JSON ({error.msg}, column {error.colno})") from None
+    except RecursionError:
+        raise JsonlError(f"{path} line {number}: not a record (JSON nested too deeply)") from None
     if not isinstance(value, dict):
         raise JsonlError(f"{path} line {number}: a record must be a JSON object, got {type(value).__name__}")
     try:

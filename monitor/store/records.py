@@ -226,7 +226,12 @@ class Store:
             limit=limit,
             newest_first=newest_first,
         )
-        return [ProbeResult.from_record(json.loads(text)) for text in texts]
+        try:
+            return [ProbeResult.from_record(json.loads(text)) for text in texts]
+        except (ValueError, KeyError, TypeError, RecursionError) as error:  # a row another program wrote
+            raise StoreError(
+                f"{self.path}: a stored record is not a probe record: {str(error)[:200]}"
+            ) from None
 
     def query_json(
         self,

@@ -290,3 +290,40 @@ def test_report_with_a_vertex_config_names_the_full_resource_and_the_auth(tmp_pa
     assert "an OAuth access token, e.g. `$(gcloud auth print-access-token)`, from `GEMINI_API_KEY`" in (
         result.stdout
     )
+
+
+def test_inputs_no_calendar_or_parser_holds_are_one_line_each(tmp_path: Path, jsonl: Path) -> None:
+    """Deep JSON in a line, bytes that are not UTF-8, a duration past the year 1, a stored record that is not
+    JSON, a start time no calendar has, and an output device that is full: each one line, exit 2."""
+    lines = jsonl.read_bytes().splitlines(keepends=True)
+    deep = tmp_path / "deep.jsonl"
+    deep.write_bytes(lines[0] + b"[" * 5000 + b"\n")
+    _assert_usage_error(
+        _run("timeline", "--jsonl", str(deep)), "line 2: not a record (JSON nested too deeply)"
+    )
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(b"".join(lines[:3]) + b'{"model": "caf\xe9"}\n')
+    _assert_usage_error(_run("timeline", "--jsonl", str(latin)), "line 4: not UTF-8 text")
+    _assert_usage_error(_run("timeline", "--jsonl", str(jsonl), "--since", "99999999d"), "before the year 1")
+    for name, sql, needle in (
+        ("record.sqlite3", "UPDATE probe_records SET record = '{bad' WHERE id = 1", "is not a probe record"),
+        ("time.sqlite3", "UPDATE probe_records SET started_at_ms = 99999999999999999 WHERE id = 1",
+         "a time no calendar has"),
+    ):  # fmt: skip
+        db = tmp_path / name
+        store = Store(db)
+        for record in incident_records()[:20]:
+            store.append(record)
+        store.close()
+        connection = sqlite3.connect(db)
+        connection.execute(sql)
+        connection.commit()
+        connection.close()
+        _assert_usage_error(_run("report", "--db", str(db)), needle)
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "timeline", "--jsonl", str(jsonl)],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == "live-monitor: cannot write the output: No space left on device"
