@@ -95,6 +95,7 @@ def timeline_json(
                         "trials": w.trials,
                         "failures": w.failures,
                         "changed": w.changed,
+                        "changed_apart": format_utc(w.changed_apart) if w.changed_apart else None,
                     }
                     for w in c.window
                 ],

@@ -132,8 +132,15 @@ def _co_change_lines(co_changes: Sequence[CoChange]) -> list[str]:
             w = counts.get((m, p))
             since = f"; {w.failures}/{w.trials} failed since" if w else ""
             lines.append(f"  - {_name(m, p)}: {describe_onset(onset)}{since}")
-        steady = [w for w in change.window if not w.changed]
-        for w in steady:
+        for w in change.window:
+            if w.changed:
+                continue
+            if w.changed_apart is not None:  # its own change, grouped on its own
+                lines.append(
+                    f"  - changed apart: {_name(w.model, w.probe)}: {w.failures}/{w.trials} failed over this "
+                    f"interval; its own change at {_hm(w.changed_apart)} UTC is listed on its own"
+                )
+                continue
             state = "clean" if w.failures == 0 else "no change from its earlier rate"
             lines.append(
                 f"  - unchanged: {_name(w.model, w.probe)}: {w.failures}/{w.trials} failed ({state})"

@@ -257,6 +257,9 @@ class ModelWindow:
     trials: int
     failures: int
     changed: bool  # this series has an onset in the window
+    # Not in this group, but this series changed on its own inside the window (its onset's most likely
+    # turn, grouped separately): it must not be called unchanged here.
+    changed_apart: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +314,13 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
         for s in series:
             lo = own.get((s.model, s.probe), start).timestamp()
             inside = (s.times > lo) & (s.times <= hi)
+            apart = None
+            if (s.model, s.probe) not in own:
+                apart = min(
+                    (f[2].most_likely for f in found if (f[0], f[1]) == (s.model, s.probe)
+                     and start < f[2].most_likely <= end),
+                    default=None,
+                )  # fmt: skip
             window.append(
                 ModelWindow(
                     s.model,
@@ -318,6 +328,7 @@ def cross_model(timelines: Sequence[SeriesTimeline], series: Sequence[Series]) -
                     int(s.trials[inside].sum()),
                     int(s.failures[inside].sum()),
                     (s.model, s.probe) in own,
+                    apart,
                 )
             )
         result.append(

@@ -327,3 +327,25 @@ def test_inputs_no_calendar_or_parser_holds_are_one_line_each(tmp_path: Path, js
         )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip() == "live-monitor: cannot write the output: No space left on device"
+
+
+def test_a_series_that_changed_apart_inside_a_group_window_is_not_called_unchanged(tmp_path: Path) -> None:
+    """model-a fails throughout (its group spans the window), model-b rises 40 minutes in (its own group):
+    group one names model-b as changed apart, never as unchanged; model-c stays clean in both."""
+    turns = [
+        *sequence_records("model-a", "x" * 60),
+        *sequence_records("model-b", "." * 40 + "x" * 20),
+        *sequence_records("model-c", "." * 60),
+    ]
+    path = write_jsonl(tmp_path / "two-groups.jsonl", turns)
+    text = _run("timeline", "--jsonl", str(path))
+    assert text.returncode == 0, text.stderr
+    groups = text.stdout.split("## Cross-model view")[1].split("\n- **")[1:]
+    assert len(groups) == 2
+    assert "changed apart: model-b (text): 20/60 failed over this interval" in groups[0]
+    assert "unchanged: model-b" not in text.stdout
+    assert "unchanged: model-c (text): 0/60 failed (clean)" in groups[0]
+    document = json.loads(_run("timeline", "--jsonl", str(path), "--format", "json").stdout)
+    (b_window,) = [w for w in document["co_changes"][0]["window"] if w["model"] == "model-b"]
+    assert b_window["changed"] is False
+    assert b_window["changed_apart"] == "2026-05-27T16:40:00.000Z"
