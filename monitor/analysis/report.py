@@ -161,7 +161,9 @@ def window_line(
     start = asked_start or first
     end = asked_end or last
     span = f"{_hm(start)} → {_hm(end)} UTC" if start and end else "no turns"
-    turns_text = f"{turns} turns" + (f", first {_hm(first)}, last {_hm(last)}" if first and last else "")
+    turns_text = f"{turns} turn{'' if turns == 1 else 's'}" + (
+        f", first {_hm(first)}, last {_hm(last)}" if first and last else ""
+    )
     return f"Window: {span} ({turns_text}); made {_hm(made)} UTC. Every count is over turns in this window."
 
 
@@ -270,7 +272,7 @@ def _wire_lines(wire: WireSummary | None) -> list[str]:
         return ["Not available: Prometheus counters carry no message sequences (use --db or --jsonl)."]
 
     def patterns(title: str, items: Sequence[Any], total: int) -> list[str]:
-        lines = [f"{title} ({total} turns):", ""]
+        lines = [f"{title} ({total} turn{'' if total == 1 else 's'}):", ""]
         # The sequence holds message kinds the server chose: one code span that no backtick in it can close.
         lines += [f"- {markdown_code(p.sequence)} — {p.count}/{total}" for p in items] or ["- none"]
         return [*lines, ""]
