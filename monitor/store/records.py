@@ -72,34 +72,34 @@ class Store:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
-        if read_only:
-            try:
-                self._reader = self._writer = connect_read_only(self.path)
-            except sqlite3.DatabaseError as exc:
-                self._release()
-                raise StoreError(f"{self.path}: not a usable SQLite store: {exc}") from exc
-            except BaseException:
-                self._release()
-                raise
-            return
         try:
-            self._writer = connect(self.path)
-            try:
-                if exclusive:
-                    check_integrity(self._writer, self.path)
-                with self._write_lock:
-                    migrate(self._writer, self.path)
-                self._reader = connect(self.path)
-                self._reader.execute("PRAGMA query_only = ON")
-            except BaseException:
-                self._writer.close()
-                raise
+            self._writer, self._reader = self._connections(exclusive=exclusive, read_only=read_only)
         except sqlite3.DatabaseError as exc:
             self._release()
             raise StoreError(f"{self.path}: not a usable SQLite store: {exc}") from exc
         except BaseException:
             self._release()
             raise
+
+    def _connections(
+        self, *, exclusive: bool, read_only: bool
+    ) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        """(writer, reader); read-only, one query-only connection is both: an append fails, never writes."""
+        if read_only:
+            connection = connect_read_only(self.path)
+            return connection, connection
+        writer = connect(self.path)
+        try:
+            if exclusive:
+                check_integrity(writer, self.path)
+            with self._write_lock:
+                migrate(writer, self.path)
+            reader = connect(self.path)
+            reader.execute("PRAGMA query_only = ON")
+        except BaseException:
+            writer.close()
+            raise
+        return writer, reader
 
     def _release(self) -> None:
         self._writer_thread.shutdown(wait=False)
